@@ -1,0 +1,431 @@
+"""The public fitting API: ``fit(runs, law, ...) -> FitResult`` and ``predict(fit, points)``."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as _dt
+import logging
+import math
+import multiprocessing
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.errors import (
+    ConvergenceWarning,
+    DataError,
+    ExtrapolationWarning,
+    FitError,
+    IdentifiabilityWarning,
+)
+from scalinglab.fit.bootstrap import bootstrap
+from scalinglab.fit.engine import Problem, hessian, multistart
+from scalinglab.fit.objectives import Objective
+from scalinglab.fit.result import FitResult, SearchSummary, percentile_interval
+from scalinglab.laws.base import FloatArray, Law
+from scalinglab.laws.registry import get_law
+
+log = logging.getLogger(__name__)
+
+_VARIABLE_MEANING = {
+    "N": "model size in parameters (map it with --map N=COLUMN)",
+    "D": "training tokens (map it with --map D=COLUMN, or give C and N to derive it)",
+    "C": "training compute in FLOP (map it with --map C=COLUMN)",
+    "x": "the variable of a one-variable law (choose it with --x COLUMN)",
+}
+
+
+def _check_variables(frame: pd.DataFrame, law: Law, where: str) -> dict[str, FloatArray]:
+    X: dict[str, FloatArray] = {}
+    for v in law.variables:
+        if v not in frame.columns:
+            raise FitError(
+                f"law {law.name!r} needs column {v!r}: {_VARIABLE_MEANING.get(v, v)}; "
+                f"{where} has columns {', '.join(map(str, frame.columns))}."
+            )
+        col = pd.to_numeric(frame[v], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(col) | (col <= 0)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            shown = ", ".join(f"{i + 1} ({frame[v].iloc[i]!r})" for i in rows[:20])
+            more = f" and {rows.size - 20} more" if rows.size > 20 else ""
+            raise DataError(
+                f"{where}: column {v!r} must be a positive finite number for law {law.name!r}; "
+                f"bad at rows {shown}{more}. Fix or exclude those runs (e.g. --where)."
+            )
+        X[v] = col
+    return X
+
+
+def _check_target(y: FloatArray, frame: pd.DataFrame, law: Law, obj: Objective, where: str) -> None:
+    bad = ~np.isfinite(y)
+    if obj.resolved_space(law) == "log":
+        bad |= y <= 0
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(f"{i + 1} ({y[i]!r})" for i in rows[:20])
+        need = (
+            "positive and finite (the objective is in log space)"
+            if obj.resolved_space(law) == "log"
+            else "finite"
+        )
+        raise DataError(
+            f"{where}: the target must be {need}; bad at rows {shown}. Exclude those runs with "
+            "--where, or fit in linear space (objective space='linear') if negative values are real."
+        )
+
+
+def _parse_fixed(law: Law, fix: Mapping[str, float] | None) -> dict[str, float]:
+    fixed: dict[str, float] = {}
+    for name, value in (fix or {}).items():
+        if name not in law.param_names:
+            raise FitError(
+                f"--fix {name}=...: law {law.name!r} has no parameter {name!r}; "
+                f"its parameters are {', '.join(law.param_names)}."
+            )
+        v = float(value)
+        p = law.param(name)
+        if not math.isfinite(v) or (p.log and v <= 0):
+            raise FitError(
+                f"--fix {name}={value!r}: {name} must be a {'positive ' if p.log else ''}finite number."
+            )
+        fixed[name] = v
+    if len(fixed) == len(law.params):
+        raise FitError("every parameter is fixed: leave at least one free to fit.")
+    return fixed
+
+
+def _starts(
+    law: Law, problem: Problem, grid: FloatArray | Mapping[str, Sequence[float]] | None
+) -> FloatArray:
+    free = problem.free_index
+    if grid is None:
+        full = law.start_grid(problem.X, problem.y)
+    elif isinstance(grid, Mapping):
+        unknown = set(grid) - set(law.param_names)
+        if unknown:
+            raise FitError(
+                f"start grid names unknown parameters {sorted(unknown)}; law {law.name!r} has {', '.join(law.param_names)}."
+            )
+        base = law.start_grid(problem.X, problem.y)
+        axes = []
+        for i, p in enumerate(law.params):
+            axes.append(
+                np.asarray(grid[p.name], dtype=float) if p.name in grid else np.unique(base[:, i])
+            )
+        mesh = np.meshgrid(*axes, indexing="ij")
+        full = np.stack([m.ravel() for m in mesh], axis=1)
+    else:
+        full = np.atleast_2d(np.asarray(grid, dtype=float))
+        if full.shape[1] != len(law.params):
+            raise FitError(
+                f"start grid has {full.shape[1]} columns; law {law.name!r} has {len(law.params)} parameters ({', '.join(law.param_names)})."
+            )
+    starts = np.unique(full[:, free], axis=0)  # fixed parameters collapse duplicate starts
+    if not np.all(np.isfinite(starts)):
+        raise FitError("start grid contains NaN or infinite values.")
+    return starts
+
+
+def fit(
+    runs: pd.DataFrame,
+    law: str | Law,
+    *,
+    y: str = "y",
+    objective: Objective | None = None,
+    weights: str | Sequence[float] | None = None,
+    fix: Mapping[str, float] | None = None,
+    grid: FloatArray | Mapping[str, Sequence[float]] | None = None,
+    n_boot: int = 1000,
+    resample_by: str | None = None,
+    level: float = 0.95,
+    seed: int = 0,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    selection: Mapping[str, Any] | None = None,
+) -> FitResult:
+    """Fit ``law`` to ``runs`` (a table with the law's variables and a target column ``y``).
+
+    ``weights``: a column name or per-run weights (multiply each run's loss). ``fix``: parameter
+    values held fixed (natural units). ``grid``: starts (internal coordinates: log E for E...),
+    as an array (S, P) or a mapping name -> values (product grid); ``None`` is the law's grid.
+    ``n_boot``: bootstrap resamples (0 for none: intervals are then NaN). ``resample_by``: a
+    column whose values are resampled whole (e.g. ``"N"``). ``workers``: processes for the
+    bootstrap; results do not depend on it. ``progress`` is called with the number of
+    resamples done. The input table is copied, never modified.
+    """
+    law = get_law(law)
+    obj = objective or Objective()
+    sel = dict(selection or {})
+    where = str(sel.get("source") or "runs")
+    if not 0.0 < level < 1.0:
+        raise FitError(f"level must be between 0 and 1 (e.g. 0.95), got {level!r}.")
+    if n_boot < 0:
+        raise FitError(f"bootstrap resamples must be >= 0, got {n_boot}.")
+    frame = runs.reset_index(drop=True).copy()
+    if y not in frame.columns:
+        raise FitError(
+            f"the runs table has no target column {y!r}; columns: {', '.join(map(str, frame.columns))}."
+        )
+    X = _check_variables(frame, law, where)
+    yv = pd.to_numeric(frame[y], errors="coerce").to_numpy(dtype=float)
+    _check_target(yv, frame, law, obj, where)
+    if weights is None:
+        w = np.ones(len(frame))
+    elif isinstance(weights, str):
+        if weights not in frame.columns:
+            raise FitError(
+                f"weights column {weights!r} not found; columns: {', '.join(map(str, frame.columns))}."
+            )
+        w = pd.to_numeric(frame[weights], errors="coerce").to_numpy(dtype=float)
+    else:
+        w = np.asarray(weights, dtype=float)
+    if w.shape != yv.shape or not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise FitError(f"weights must be {yv.size} finite non-negative numbers, one per run.")
+    fixed = _parse_fixed(law, fix)
+    n_free = len(law.params) - len(fixed)
+    n_eff = int(np.count_nonzero(w))
+    if n_eff < n_free:
+        raise FitError(
+            f"{where}: {n_eff} runs, fewer than the {n_free} free parameters of law {law.name!r}; "
+            "add runs, relax --where, or --fix some parameters."
+        )
+    problem = Problem(law=law, X=X, y=yv, weights=w, objective=obj, fixed=fixed)
+    starts = _starts(law, problem, grid)
+    ms = multistart(problem, starts)
+    if not math.isfinite(ms.f):
+        raise FitError(
+            f"law {law.name!r} could not be evaluated at any start on {where}; check the data's units and the start grid."
+        )
+    free_names = [law.params[i].name for i in problem.free_index]
+    warn: list[str] = []
+
+    # --- diagnostics of the optimum ---
+    lo, hi = problem.bounds()
+    for j, name in enumerate(free_names):
+        for side, b in (("lower", lo[j]), ("upper", hi[j])):
+            if math.isfinite(b) and abs(ms.x[j] - b) <= 1e-6 * (1.0 + abs(b)):
+                warn.append(
+                    f"parameter {name} sits at its {side} bound; the data do not pin it down: fix it (--fix {name}=...) or collect runs that vary it."
+                )
+    if np.any(ms.spread > 1e-4 * (1.0 + np.abs(ms.x))):
+        worst = free_names[int(np.argmax(ms.spread))]
+        warn.append(
+            f"starts reaching the same objective disagree on {worst} (spread {float(np.max(ms.spread)):.3g} in internal units): the optimum is flat; treat {worst} with caution."
+        )
+    if ms.second_best is not None and ms.second_best <= ms.f * (1.0 + 1e-3) + 1e-300:
+        warn.append(
+            f"another optimum is within 0.1% of the best objective ({ms.second_best:.6g} vs {ms.f:.6g}): the fit may be ambiguous; compare the bootstrap intervals."
+        )
+    H = hessian(problem, ms.x)
+    if np.all(np.isfinite(H)):
+        ev, vec = np.linalg.eigh(H)
+        if ev[-1] > 0 and ev[0] <= 1e-10 * ev[-1]:
+            loads = np.abs(vec[:, 0])
+            names = [free_names[i] for i in np.argsort(loads)[::-1][:2]]
+            warn.append(
+                f"the objective is flat along a direction mixing {' and '.join(names)}: these parameters are not separately identified by the data."
+            )
+
+    # --- bootstrap ---
+    full = problem.full_theta(ms.x[None, :])[0]
+    params = dict(zip(law.param_names, map(float, law.to_natural(full)), strict=True))
+    groups = None
+    if resample_by is not None:
+        if resample_by not in frame.columns:
+            raise FitError(
+                f"--resample-by {resample_by!r}: no such column; columns: {', '.join(map(str, frame.columns))}."
+            )
+        groups = pd.factorize(frame[resample_by].astype(str), sort=True)[0].astype(np.intp)
+        if np.unique(groups).size < 2:
+            raise FitError(
+                f"--resample-by {resample_by!r}: needs at least 2 distinct values to resample."
+            )
+    draws = np.empty((0, len(law.params)))
+    n_conv = 0
+    if n_boot > 0:
+        bs = bootstrap(
+            problem,
+            ms.x[None, :],
+            n_boot=n_boot,
+            seed=seed,
+            groups=groups,
+            workers=workers,
+            progress=progress,
+        )
+        n_conv = int(bs.converged.sum())
+        theta_d = problem.full_theta(np.where(np.isfinite(bs.x), bs.x, 0.0))
+        draws = law.to_natural(theta_d)
+        draws[~bs.converged] = np.nan
+        if n_conv < 0.95 * n_boot:
+            warn.append(
+                f"only {n_conv} of {n_boot} bootstrap refits converged; intervals use those only."
+            )
+    ok = draws[np.all(np.isfinite(draws), axis=1)]
+    intervals: dict[str, tuple[float, float]] = {}
+    cov = corr = None
+    if ok.shape[0] >= 2:
+        lo_q, hi_q = percentile_interval(ok, level)
+        intervals = {
+            n: (float(a), float(b)) for n, a, b in zip(law.param_names, lo_q, hi_q, strict=True)
+        }
+        free_cols = ok[:, problem.free_index]
+        c = np.cov(free_cols, rowvar=False).reshape(n_free, n_free)
+        sd = np.sqrt(np.diag(c))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = c / np.outer(sd, sd)
+        cov, corr = c.tolist(), r.tolist()
+    else:
+        intervals = {n: (math.nan, math.nan) for n in law.param_names}
+        if n_boot == 0:
+            warn.append("no bootstrap (n_boot=0): no intervals.")
+    for name, v in fixed.items():
+        intervals[name] = (v, v)
+    for msg in warn:
+        cat = (
+            IdentifiabilityWarning
+            if ("bound" in msg or "flat" in msg or "identified" in msg)
+            else ConvergenceWarning
+        )
+        warnings.warn(msg, cat, stacklevel=2)
+
+    data: dict[str, list[Any]] = {}
+    if "run_id" in frame.columns:
+        data["run_id"] = frame["run_id"].astype(str).tolist()
+    for var in law.variables:
+        data[var] = X[var].tolist()
+    data["y"] = yv.tolist()
+    data["weight"] = w.tolist()
+    return FitResult(
+        law=law.name,
+        law_version=law.version,
+        citation=law.citation,
+        formula=law.formula,
+        params=params,
+        fixed=fixed,
+        intervals=intervals,
+        level=level,
+        objective=float(ms.f),
+        objective_spec={
+            "kind": obj.kind,
+            "space": obj.resolved_space(law),
+            "delta": obj.delta,
+            "asymmetry": obj.asymmetry,
+        },
+        objective_text=obj.describe(law),
+        n_points=len(frame),
+        search=SearchSummary(
+            starts=ms.n_starts,
+            starts_converged=ms.n_converged,
+            starts_pruned=ms.n_pruned,
+            starts_at_best=ms.n_at_best,
+            spread=dict(zip(free_names, map(float, ms.spread), strict=True)),
+            second_best_objective=ms.second_best,
+            evaluations=ms.n_eval,
+        ),
+        warnings=tuple(warn),
+        variables=law.variables,
+        data=data,
+        selection=sel,
+        bootstrap={
+            "n": n_boot,
+            "seed": seed,
+            "resample_by": resample_by,
+            "converged": n_conv,
+            "draws": draws.tolist(),
+        },
+        covariance=cov,
+        correlation=corr,
+        seed=seed,
+        created_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _fit_one(args: tuple[pd.DataFrame, dict[str, Any]]) -> FitResult:
+    frame, kw = args
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # recorded in FitResult.warnings; re-emitted by caller
+        return fit(frame, **kw)
+
+
+def fit_groups(
+    groups: Sequence[tuple[str | None, pd.DataFrame]],
+    law: str | Law,
+    *,
+    workers: int = 1,
+    **kwargs: Any,
+) -> list[FitResult]:
+    """Fit each (key, table) separately; groups run in parallel processes when ``workers`` > 1.
+    Results are in the order given and do not depend on ``workers``."""
+    law_name = get_law(law).name
+    jobs = []
+    for key, frame in groups:
+        kw = dict(kwargs)
+        sel = dict(kw.pop("selection", None) or {})
+        sel["group"] = key
+        kw.update(law=law_name, selection=sel, workers=1)
+        jobs.append((frame, kw))
+    if workers <= 1 or len(jobs) <= 1:
+        return [fit(frame, **kw) for frame, kw in jobs]
+    ctx = (
+        multiprocessing.get_context("fork")
+        if "fork" in multiprocessing.get_all_start_methods()
+        else None
+    )
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        results = list(pool.map(_fit_one, jobs))
+    for r in results:
+        for msg in r.warnings:
+            warnings.warn(f"[{r.selection.get('group')}] {msg}", ConvergenceWarning, stacklevel=2)
+    return results
+
+
+def predict(
+    result: FitResult,
+    points: pd.DataFrame | Mapping[str, Sequence[float] | float],
+    *,
+    level: float | None = None,
+) -> pd.DataFrame:
+    """Predicted target at ``points`` (a table with the law's variables), with the percentile
+    interval over the bootstrap draws (``level`` defaults to the fit's) and ``extrapolation``:
+    how many times beyond the largest fitted value of any variable the point lies (1 = inside)."""
+    law = result.law_obj()
+    if isinstance(points, pd.DataFrame):
+        frame = points.reset_index(drop=True).copy()
+    else:
+        frame = pd.DataFrame(
+            {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in points.items()}
+        )
+    X = _check_variables(frame, law, "points")
+    lvl = result.level if level is None else level
+    if not 0.0 < lvl < 1.0:
+        raise FitError(f"level must be between 0 and 1, got {lvl!r}.")
+    value = law.predict(result.theta()[None, :], X)[0]
+    out = frame[list(law.variables)].astype(float).copy()
+    out["value"] = value
+    draws = result.draws()
+    if draws.shape[0] >= 2:
+        theta_d = np.stack(
+            [law.to_internal(dict(zip(law.param_names, row, strict=True))) for row in draws]
+        )
+        preds = law.predict(theta_d, X)
+        lo, hi = percentile_interval(preds, lvl)
+        out["low"], out["high"] = lo, hi
+    else:
+        out["low"], out["high"] = np.nan, np.nan
+    ratio = np.ones(len(frame))
+    for var in law.variables:
+        ratio = np.maximum(ratio, X[var] / max(result.data[var]))
+    out["extrapolation"] = ratio
+    far = ratio > 10
+    if far.any():
+        warnings.warn(
+            f"predicting up to {float(ratio.max()):.3g}x beyond the largest fitted run; "
+            "check the law with a backtest before trusting the interval.",
+            ExtrapolationWarning,
+            stacklevel=2,
+        )
+    return out

@@ -1,0 +1,146 @@
+"""The law abstraction: a vectorised formula with its analytic Jacobian, plus parameter metadata.
+
+A law is stateless. It evaluates many parameter vectors at once (one per optimiser start or
+bootstrap resample) on the same data points:
+
+    evaluate(theta, X) -> (f, J)
+
+* ``theta``: array (S, P) of parameters in *internal* coordinates (``log(value)`` for parameters
+  declared ``log=True``, the value itself otherwise), one row per start.
+* ``X``: mapping from variable name (``"N"``, ``"D"``, ``"x"``, ...) to a float array (n,).
+* ``f``: array (S, n), the prediction in the law's ``space``: ``log`` of the target for laws with a
+  positive target (computed with log-sum-exp, never by taking the log of a sum), the target itself
+  for laws fitted in linear space.
+* ``J``: array (P, S, n), the derivative of ``f`` with respect to each internal parameter.
+
+Internal log coordinates make positive scale parameters (E, A, B) unconstrained and put them on
+the scale the optimiser handles well (Besiroglu et al. 2024 fit ``e = log E`` and so on).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+Evaluate = Callable[[FloatArray, Mapping[str, FloatArray]], tuple[FloatArray, FloatArray]]
+DataGrid = Callable[[Mapping[str, FloatArray], FloatArray], Mapping[str, Sequence[float]]]
+
+# Arguments of exp() are clipped here so that a wild start cannot overflow to inf (exp(700) is
+# about 1e304). Only far-off starts ever reach the clip; no optimum does.
+EXP_CLIP = 700.0
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a law.
+
+    ``lower``/``upper`` are bounds in natural units (``None`` means unbounded). ``grid`` holds
+    starting values in internal coordinates: ``log(value)`` when ``log`` is true.
+    """
+
+    name: str
+    meaning: str
+    unit: str = "1"
+    log: bool = False
+    lower: float | None = None
+    upper: float | None = None
+    grid: tuple[float, ...] = (0.0,)
+
+    def internal_bounds(self) -> tuple[float, float]:
+        lo = -math.inf if self.lower is None else self.lower
+        hi = math.inf if self.upper is None else self.upper
+        if self.log:
+            lo = math.log(lo) if lo > 0 else -math.inf
+            hi = math.log(hi) if hi < math.inf else math.inf
+        return lo, hi
+
+
+@dataclass(frozen=True)
+class Law:
+    """A published functional form. See :mod:`scalinglab.laws` for the catalogue."""
+
+    name: str
+    version: str
+    title: str
+    formula: str
+    citation: str
+    variables: tuple[str, ...]
+    params: tuple[Param, ...]
+    evaluate: Evaluate
+    space: Literal["log", "linear"] = "log"
+    positive_target: bool = True
+    data_grid: DataGrid | None = None
+    notes: str = ""
+    published: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def to_internal(self, values: Mapping[str, float]) -> FloatArray:
+        """Natural parameter values -> internal vector (P,)."""
+        out = np.empty(len(self.params))
+        for i, p in enumerate(self.params):
+            v = float(values[p.name])
+            out[i] = math.log(v) if p.log else v
+        return out
+
+    def to_natural(self, theta: FloatArray) -> FloatArray:
+        """Internal coordinates (..., P) -> natural values (..., P)."""
+        theta = np.asarray(theta, dtype=float)
+        out = theta.copy()
+        for i, p in enumerate(self.params):
+            if p.log:
+                out[..., i] = np.exp(theta[..., i])
+        return out
+
+    def bounds(self) -> tuple[FloatArray, FloatArray]:
+        lo, hi = zip(*(p.internal_bounds() for p in self.params), strict=True)
+        return np.array(lo, dtype=float), np.array(hi, dtype=float)
+
+    def start_grid(
+        self, X: Mapping[str, FloatArray] | None = None, y: FloatArray | None = None
+    ) -> FloatArray:
+        """The default starting grid (internal coordinates), the Cartesian product of each
+        parameter's grid; laws with ``data_grid`` adapt some axes to the data's scale."""
+        axes: dict[str, Sequence[float]] = {p.name: p.grid for p in self.params}
+        if self.data_grid is not None and X is not None and y is not None:
+            axes.update(self.data_grid(X, y))
+        rows = list(itertools.product(*(axes[p.name] for p in self.params)))
+        return np.array(rows, dtype=float)
+
+    def predict(self, theta: FloatArray, X: Mapping[str, FloatArray]) -> FloatArray:
+        """Prediction in natural target units, shape (S, n) for theta (S, P)."""
+        f, _ = self.evaluate(np.atleast_2d(theta), X)
+        return np.exp(f) if self.space == "log" else f
+
+
+def log_sum_exp(terms: Sequence[FloatArray]) -> tuple[FloatArray, list[FloatArray]]:
+    """Stable log(sum_k exp(t_k)) of broadcastable arrays, with the softmax weights w_k
+    (the derivative of the result with respect to each t_k)."""
+    m = terms[0]
+    for t in terms[1:]:
+        m = np.maximum(m, t)
+    exps = [np.exp(t - m) for t in terms]
+    s = exps[0]
+    for e in exps[1:]:
+        s = s + e
+    inv = 1.0 / s
+    return m + np.log(s), [e * inv for e in exps]
+
+
+def column(X: Mapping[str, FloatArray], name: str) -> FloatArray:
+    return np.asarray(X[name], dtype=float)
