@@ -279,9 +279,7 @@ def fit(
             r = c / np.outer(sd, sd)
         cov, corr = c.tolist(), r.tolist()
     else:
-        intervals = {n: (math.nan, math.nan) for n in law.param_names}
-        if n_boot == 0:
-            warn.append("no bootstrap (n_boot=0): no intervals.")
+        intervals = {n: (math.nan, math.nan) for n in law.param_names}  # n_boot=0: none asked
     for name, v in fixed.items():
         intervals[name] = (v, v)
     for msg in warn:

@@ -6,10 +6,12 @@ batch minimised by :func:`scalinglab.fit.lbfgs.minimize_batch`. Resampling whole
 (``groups``, e.g. the model size N) draws groups with replacement and gives each run its group's
 count: this respects that runs of one size share errors (a poorly tuned size shifts all its runs).
 
-Each resample is warm-started from the full-data optimum *and* from the other distinct optima the
-multi-start fit found, and is minimised to the same tight tolerance as the main fit: a warm start
-with loose tolerances barely moves and gives intervals far too narrow (Besiroglu et al. 2024).
-The best of those starts is kept per resample.
+Each resample is warm-started from the full-data optimum (and from any other ``starts`` given;
+the best is kept) and minimised to the same tight tolerance as the main fit: a warm start with
+loose tolerances barely moves and gives intervals far too narrow (Besiroglu et al. 2024).
+L-BFGS is preconditioned with the inverse Hessian of the full-data objective at its optimum:
+a resample's optimum is near, and its curvature similar, so the first step is almost a Newton
+step and each refit takes ~15 iterations instead of ~70, to the same optimum.
 
 Work is split into fixed chunks of resamples (the split does not depend on the number of
 workers), run in worker processes; results are therefore identical for any ``workers``.
@@ -25,11 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from scalinglab.fit.engine import Problem
+from scalinglab.fit.engine import Problem, inverse_hessian
 from scalinglab.fit.lbfgs import CONVERGED, STALLED, minimize_batch
 from scalinglab.laws.base import FloatArray
 
-CHUNK = 50  # resamples per task
+CHUNK = 250  # resamples per task: big batches amortise the per-iteration overhead
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,14 @@ def resample_weights(
 
 
 def _solve_chunk(
-    problem: Problem, starts: FloatArray, W: FloatArray
+    problem: Problem, starts: FloatArray, W: FloatArray, h0: FloatArray | None
 ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
     K, n_start = W.shape[0], starts.shape[0]
     lo, hi = problem.bounds()
     # row k * n_start + j: resample k from start j
     x0 = np.tile(starts, (K, 1))
     row_w = np.repeat(W, n_start, axis=0)
-    res = minimize_batch(problem.batch_fun(row_w), x0, lower=lo, upper=hi)
+    res = minimize_batch(problem.batch_fun(row_w), x0, lower=lo, upper=hi, h0=h0)
     f = np.where(np.isfinite(res.f), res.f, np.inf).reshape(K, n_start)
     ok = ((res.status == CONVERGED) | (res.status == STALLED)).reshape(K, n_start)
     best = np.argmin(np.where(ok, f, np.inf), axis=1)
@@ -85,13 +87,14 @@ def bootstrap(
     """Refit on ``n_boot`` resamples from each row of ``starts`` (free internal coordinates)."""
     W = resample_weights(problem.y.size, n_boot, seed=seed, groups=groups)
     W = W * problem.weights[None, :]  # user weights multiply the resample counts
+    h0 = inverse_hessian(problem, starts[0])
     chunks = [(i, min(i + CHUNK, n_boot)) for i in range(0, n_boot, CHUNK)]
     xs: list[FloatArray] = [np.empty(0)] * len(chunks)
     fs: list[FloatArray] = [np.empty(0)] * len(chunks)
     cs: list[NDArray[np.bool_]] = [np.empty(0, dtype=bool)] * len(chunks)
     if workers <= 1 or len(chunks) == 1:
         for k, (a, b) in enumerate(chunks):
-            xs[k], fs[k], cs[k] = _solve_chunk(problem, starts, W[a:b])
+            xs[k], fs[k], cs[k] = _solve_chunk(problem, starts, W[a:b], h0)
             if progress:
                 progress(b - a)
     else:
@@ -102,7 +105,7 @@ def bootstrap(
         )
         with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futs = {
-                pool.submit(_solve_chunk, problem, starts, W[a:b]): k
+                pool.submit(_solve_chunk, problem, starts, W[a:b], h0): k
                 for k, (a, b) in enumerate(chunks)
             }
             for fut in cf.as_completed(futs):

@@ -183,3 +183,16 @@ def hessian(problem: Problem, x: FloatArray, *, rel_step: float = 1e-5) -> Float
     for i in range(F):
         H[i] = (g[2 * i] - g[2 * i + 1]) / (2 * h[i])
     return 0.5 * (H + H.T)
+
+
+def inverse_hessian(problem: Problem, x: FloatArray) -> FloatArray | None:
+    """A positive-definite inverse of the Hessian at ``x`` (eigenvalues floored at 1e-12 of the
+    largest), for preconditioning refits near ``x``; ``None`` when it is not usable."""
+    H = hessian(problem, x)
+    if not np.all(np.isfinite(H)):
+        return None
+    ev, V = np.linalg.eigh(H)
+    if ev[-1] <= 0:
+        return None
+    inv: FloatArray = (V / np.maximum(ev, 1e-12 * ev[-1])) @ V.T
+    return inv

@@ -83,8 +83,12 @@ def minimize_batch(
     join_xtol: float = 1e-7,
     halving: tuple[tuple[int, float], ...] = (),
     min_keep: int = 16,
+    h0: FloatArray | None = None,
 ) -> BatchResult:
-    """Minimise S independent problems. ``fun(x_rows, row_ids)`` returns (f, g) for the rows
+    """Minimise S independent problems. ``h0`` (P, P), optional: a positive-definite initial
+    inverse Hessian shared by all rows (a preconditioner, e.g. the inverse Hessian of the
+    full-data fit when refitting bootstrap resamples from its optimum); without it the
+    initial matrix is the usual scaled identity. ``fun(x_rows, row_ids)`` returns (f, g) for the rows
     ``row_ids`` of the batch evaluated at ``x_rows``; ``f`` may be ``inf`` outside the domain."""
     x = np.array(x0, dtype=float, copy=True)
     S, P = x.shape
@@ -121,7 +125,7 @@ def minimize_batch(
         if act.size == 0:
             break
 
-        d = _two_loop(pg, s_hist[act], y_hist[act], rho_hist[act], n_hist[act], gamma[act], m)
+        d = _two_loop(pg, s_hist[act], y_hist[act], rho_hist[act], n_hist[act], gamma[act], m, h0)
         frozen = pg == 0.0
         d[frozen] = 0.0
         slope = np.einsum("ij,ij->i", ga, d)
@@ -130,7 +134,7 @@ def minimize_batch(
             d[bad] = -pg[bad]
             slope[bad] = -np.einsum("ij,ij->i", pg[bad], pg[bad])
             n_hist[act[bad]] = 0
-        first = n_hist[act] == 0
+        first = (n_hist[act] == 0) & (h0 is None)
         t = np.ones(act.size)
         # scipy's first step: unit step scaled to 1/|d| (at most 1)
         t[first] = np.minimum(1.0, 1.0 / np.maximum(np.linalg.norm(d[first], axis=1), 1e-300))
@@ -231,13 +235,14 @@ def _two_loop(
     n_hist: NDArray[np.int64],
     gamma: FloatArray,
     m: int,
+    h0: FloatArray | None = None,
 ) -> FloatArray:
     """Vectorised L-BFGS two-loop recursion: returns -H g for each row."""
     A, _ = g.shape
     q = g.copy()
     k_max = int(min(m, n_hist.max(initial=0)))
     if k_max == 0:
-        return -q
+        return -q if h0 is None else -(q @ h0)
     alphas = np.zeros((A, k_max))
     newest = (n_hist - 1) % m
     idx = np.arange(A)
@@ -248,8 +253,10 @@ def _two_loop(
         a = np.where(valid, rho_hist[idx, slot] * np.einsum("ij,ij->i", sk, q), 0.0)
         alphas[:, k] = a
         q -= a[:, None] * yk
-    scale = np.where(n_hist > 0, gamma, 1.0)
-    r = scale[:, None] * q
+    if h0 is None:
+        r = np.where(n_hist > 0, gamma, 1.0)[:, None] * q
+    else:
+        r = q @ h0
     for k in reversed(range(k_max)):  # oldest to newest
         slot = (newest - k) % m
         valid = k < n_hist

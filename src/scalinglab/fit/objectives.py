@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 from scalinglab.errors import FitError
-from scalinglab.laws.base import FloatArray, Law
+from scalinglab.laws.base import FloatArray, Jacobian, Law
 
 Kind = Literal["huber", "lsq"]
 Space = Literal["log", "linear"]
@@ -79,29 +79,31 @@ def transform_target(y: FloatArray, law: Law, obj: Objective) -> FloatArray:
 
 
 def to_objective_space(
-    f: FloatArray, J: FloatArray, law: Law, obj: Objective
-) -> tuple[FloatArray, FloatArray]:
+    f: FloatArray, J: Jacobian, law: Law, obj: Objective
+) -> tuple[FloatArray, Jacobian]:
     """Convert a law's output (f, J) from its own space to the objective's."""
     space = obj.resolved_space(law)
     if space == law.space:
         return f, J
     if law.space == "log":  # law gives log L; objective wants L
         p = np.exp(f)
-        return p, J * p
+        return p, [j * p for j in J]
     with np.errstate(divide="ignore", invalid="ignore"):  # non-positive predictions -> inf loss
-        return np.log(f), J / f
+        return np.log(f), [j / f for j in J]
 
 
 def value_and_grad(
-    f: FloatArray, J: FloatArray, y_t: FloatArray, w: FloatArray, obj: Objective
+    f: FloatArray, J: Jacobian, y_t: FloatArray, w: FloatArray, obj: Objective
 ) -> tuple[FloatArray, FloatArray]:
-    """Objective (S,) and gradient (S, P) for predictions f (S, n) with Jacobian J (P, S, n),
+    """Objective (S,) and gradient (S, P) for predictions f (S, n) with Jacobian J (P x (S, n)),
     transformed targets y_t (n,) and weights w, (n,) or (S, n)."""
     r = f - y_t
     rho, psi = rho_psi(r, obj)
     wpsi = w * psi
-    loss = np.einsum("sn,sn->s", np.broadcast_to(w, rho.shape), rho)
-    grad = np.einsum("psn,sn->sp", J, wpsi)
+    loss = rho @ w if w.ndim == 1 else np.einsum("sn,sn->s", w, rho)
+    grad = np.empty((f.shape[0], len(J)))
+    for p, j in enumerate(J):
+        grad[:, p] = np.einsum("sn,sn->s", np.broadcast_to(j, wpsi.shape), wpsi)
     bad = ~np.isfinite(loss)
     if bad.any():  # a start in a region where the law overflows: make it lose, never win
         loss = np.where(bad, np.inf, loss)

@@ -11,7 +11,9 @@ bootstrap resample) on the same data points:
 * ``f``: array (S, n), the prediction in the law's ``space``: ``log`` of the target for laws with a
   positive target (computed with log-sum-exp, never by taking the log of a sum), the target itself
   for laws fitted in linear space.
-* ``J``: array (P, S, n), the derivative of ``f`` with respect to each internal parameter.
+* ``J``: a sequence of P arrays, each (S, n) (or broadcastable to it): the derivative of ``f``
+  with respect to each internal parameter (a list, not one stacked array: stacking costs a copy
+  of P * S * n numbers on every evaluation). ``np.stack(J)`` gives the (P, S, n) Jacobian.
 
 Internal log coordinates make positive scale parameters (E, A, B) unconstrained and put them on
 the scale the optimiser handles well (Besiroglu et al. 2024 fit ``e = log E`` and so on).
@@ -29,7 +31,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
-Evaluate = Callable[[FloatArray, Mapping[str, FloatArray]], tuple[FloatArray, FloatArray]]
+Jacobian = Sequence[FloatArray]
+Evaluate = Callable[[FloatArray, Mapping[str, FloatArray]], tuple[FloatArray, Jacobian]]
 DataGrid = Callable[[Mapping[str, FloatArray], FloatArray], Mapping[str, Sequence[float]]]
 
 # Arguments of exp() are clipped here so that a wild start cannot overflow to inf (exp(700) is

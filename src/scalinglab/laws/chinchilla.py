@@ -31,13 +31,15 @@ _EXP_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 _LOGSCALE_GRID = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
 
 
-def _evaluate(theta: FloatArray, X: Mapping[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _evaluate(
+    theta: FloatArray, X: Mapping[str, FloatArray]
+) -> tuple[FloatArray, list[FloatArray]]:
     lN, lD = np.log(column(X, "N")), np.log(column(X, "D"))
     e, a, b, alpha, beta = (theta[:, i : i + 1] for i in range(5))
     t1 = a - alpha * lN  # (S, n): log(A / N^alpha)
     t2 = b - beta * lD  # (S, n): log(B / D^beta)
     f, (w0, w1, w2) = log_sum_exp([np.broadcast_to(e, t1.shape), t1, t2])
-    J = np.stack([w0, w1, w2, -w1 * lN, -w2 * lD])
+    J = [w0, w1, w2, -w1 * lN, -w2 * lD]
     return f, J
 
 

@@ -26,7 +26,9 @@ import numpy as np
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 
 
-def _evaluate(theta: FloatArray, X: Mapping[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _evaluate(
+    theta: FloatArray, X: Mapping[str, FloatArray]
+) -> tuple[FloatArray, list[FloatArray]]:
     lN, lD = np.log(column(X, "N")), np.log(column(X, "D"))
     nc, dc, aN, aD = (theta[:, i : i + 1] for i in range(4))
     ratio = aN / aD
@@ -34,7 +36,7 @@ def _evaluate(theta: FloatArray, X: Mapping[str, FloatArray]) -> tuple[FloatArra
     u2 = np.broadcast_to(dc - lD, u1.shape)
     s, (w1, w2) = log_sum_exp([u1, u2])
     f = aD * s
-    J = np.stack([aN * w1, aD * w2, w1 * (nc - lN), s - w1 * u1])
+    J = [aN * w1, aD * w2, w1 * (nc - lN), s - w1 * u1]
     return f, J
 
 

@@ -22,12 +22,14 @@ import numpy as np
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 
 
-def _evaluate(theta: FloatArray, X: Mapping[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _evaluate(
+    theta: FloatArray, X: Mapping[str, FloatArray]
+) -> tuple[FloatArray, list[FloatArray]]:
     lx = np.log(column(X, "x"))
     e, a, alpha = (theta[:, i : i + 1] for i in range(3))
     t1 = a - alpha * lx
     f, (w0, w1) = log_sum_exp([np.broadcast_to(e, t1.shape), t1])
-    return f, np.stack([w0, w1, -w1 * lx])
+    return f, [w0, w1, -w1 * lx]
 
 
 _ALPHA_GRID = (0.05, 0.2, 0.5, 1.0, 2.0)
