@@ -39,6 +39,8 @@ _VARIABLE_MEANING = {
 
 
 def _check_variables(frame: pd.DataFrame, law: Law, where: str) -> dict[str, FloatArray]:
+    if law.prepare is not None:
+        return law.prepare(frame)
     X: dict[str, FloatArray] = {}
     for v in law.variables:
         if v not in frame.columns:
@@ -158,6 +160,8 @@ def fit(
     resamples done. The input table is copied, never modified.
     """
     law = get_law(law)
+    if law.specialize is not None:
+        law = law.specialize(runs)
     obj = objective or Objective()
     sel = dict(selection or {})
     where = str(sel.get("source") or "runs")

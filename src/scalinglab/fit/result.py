@@ -66,7 +66,13 @@ class FitResult:
 
     # ----- use -----
     def law_obj(self) -> Law:
-        return get_law(self.law)
+        """The law; a data-dependent law is rebuilt from the columns it was fitted on."""
+        law = get_law(self.law)
+        if law.specialize is not None:
+            import pandas as pd
+
+            law = law.specialize(pd.DataFrame(self.data))
+        return law
 
     def theta(self) -> FloatArray:
         """Internal parameter vector (P,) of the point estimate."""

@@ -8,6 +8,8 @@ bootstrap resample) on the same data points:
 * ``theta``: array (S, P) of parameters in *internal* coordinates (``log(value)`` for parameters
   declared ``log=True``, the value itself otherwise), one row per start.
 * ``X``: mapping from variable name (``"N"``, ``"D"``, ``"x"``, ...) to a float array (n,).
+  By default each variable is the runs column of that name (positive and finite); a law with
+  ``prepare`` computes its variables from the table itself (and validates them).
 * ``f``: array (S, n), the prediction in the law's ``space``: ``log`` of the target for laws with a
   positive target (computed with log-sum-exp, never by taking the log of a sum), the target itself
   for laws fitted in linear space.
@@ -25,15 +27,25 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FloatArray = NDArray[np.float64]
 Jacobian = Sequence[FloatArray]
 Evaluate = Callable[[FloatArray, Mapping[str, FloatArray]], tuple[FloatArray, Jacobian]]
 DataGrid = Callable[[Mapping[str, FloatArray], FloatArray], Mapping[str, Sequence[float]]]
+# Computes a law's variables from the runs table when they are not plain columns (e.g. the
+# cumulative learning-rate sums of a loss-curve law). Must raise DataError/FitError naming the
+# missing column and what it means.
+Prepare = Callable[["pd.DataFrame"], dict[str, FloatArray]]
+# Builds a concrete law from the runs table for laws whose parameter list depends on the data
+# (e.g. a data-mixture law with one exponent per mixture component).
+Specialize = Callable[["pd.DataFrame"], "Law"]
 
 # Arguments of exp() are clipped here so that a wild start cannot overflow to inf (exp(700) is
 # about 1e304). Only far-off starts ever reach the clip; no optimum does.
@@ -80,6 +92,8 @@ class Law:
     space: Literal["log", "linear"] = "log"
     positive_target: bool = True
     data_grid: DataGrid | None = None
+    prepare: Prepare | None = None
+    specialize: Specialize | None = None
     notes: str = ""
     published: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
