@@ -20,6 +20,7 @@ from scalinglab.errors import (
     ExtrapolationWarning,
     FitError,
     IdentifiabilityWarning,
+    ScalinglabError,
 )
 from scalinglab.fit.bootstrap import bootstrap
 from scalinglab.fit.engine import Problem, hessian, multistart
@@ -148,6 +149,7 @@ def fit(
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
     selection: Mapping[str, Any] | None = None,
+    calibrate: bool = True,
 ) -> FitResult:
     """Fit ``law`` to ``runs`` (a table with the law's variables and a target column ``y``).
 
@@ -157,7 +159,8 @@ def fit(
     ``n_boot``: bootstrap resamples (0 for none: intervals are then NaN). ``resample_by``: a
     column whose values are resampled whole (e.g. ``"N"``). ``workers``: processes for the
     bootstrap; results do not depend on it. ``progress`` is called with the number of
-    resamples done. The input table is copied, never modified.
+    resamples done. ``calibrate``: run the nested backtest that calibrates prediction
+    intervals (:mod:`scalinglab.trust.calibrate`). The input table is copied, never modified.
     """
     law = get_law(law)
     if law.specialize is not None:
@@ -294,6 +297,26 @@ def fit(
         )
         warnings.warn(msg, cat, stacklevel=2)
 
+    calibration = _calibration(
+        frame,
+        law,
+        problem,
+        ms.x,
+        w,
+        calibrate=calibrate and n_boot > 0,
+        fit_kwargs=dict(
+            y=y,
+            objective=obj,
+            fix=fixed,
+            grid=grid,
+            n_boot=min(n_boot, 200),
+            resample_by=resample_by,
+            level=level,
+            seed=seed,
+            workers=1,
+            calibrate=False,
+        ),
+    )
     data: dict[str, list[Any]] = {}
     if "run_id" in frame.columns:
         data["run_id"] = frame["run_id"].astype(str).tolist()
@@ -341,6 +364,7 @@ def fit(
         },
         covariance=cov,
         correlation=corr,
+        calibration=calibration,
         seed=seed,
         created_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
@@ -385,15 +409,49 @@ def fit_groups(
     return results
 
 
+def _objective_space_predictions(
+    law: Law, space: str, theta: FloatArray, draws_theta: FloatArray, X: Mapping[str, FloatArray]
+) -> tuple[FloatArray, FloatArray]:
+    """Point prediction (m,) and draw predictions (K, m) in the objective's space."""
+
+    def conv(th: FloatArray) -> FloatArray:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            f, _ = law.evaluate(np.atleast_2d(th), X)
+            if law.space == space:
+                return f
+            return np.exp(f) if law.space == "log" else np.log(f)
+
+    center = conv(theta[None, :])[0]
+    draws = conv(draws_theta) if draws_theta.shape[0] else np.empty((0, center.size))
+    return center, draws
+
+
+def _back(space: str, v: FloatArray) -> FloatArray:
+    return np.exp(v) if space == "log" else v
+
+
+INTERVALS = ("calibrated", "predictive", "bootstrap")
+
+
 def predict(
     result: FitResult,
     points: pd.DataFrame | Mapping[str, Sequence[float] | float],
     *,
     level: float | None = None,
+    interval: str = "calibrated",
 ) -> pd.DataFrame:
-    """Predicted target at ``points`` (a table with the law's variables), with the percentile
-    interval over the bootstrap draws (``level`` defaults to the fit's) and ``extrapolation``:
-    how many times beyond the largest fitted value of any variable the point lies (1 = inside)."""
+    """Predicted target at ``points`` (a table with the law's variables) with an interval at
+    ``level`` (default: the fit's), and ``extrapolation``: how many times beyond the largest
+    fitted value of any variable the point lies (1 = inside the data).
+
+    ``interval``: ``"calibrated"`` (default; bootstrap + run noise + the nested-backtest
+    extrapolation scale, see :mod:`scalinglab.trust.calibrate`), ``"predictive"`` (bootstrap +
+    run noise) or ``"bootstrap"`` (parameter uncertainty only: an interval for the mean).
+    """
+    from scalinglab.trust import calibrate as cal
+
+    if interval not in INTERVALS:
+        raise FitError(f"interval {interval!r} is unknown; use one of {', '.join(INTERVALS)}.")
     law = result.law_obj()
     if isinstance(points, pd.DataFrame):
         frame = points.reset_index(drop=True).copy()
@@ -405,29 +463,105 @@ def predict(
     lvl = result.level if level is None else level
     if not 0.0 < lvl < 1.0:
         raise FitError(f"level must be between 0 and 1, got {lvl!r}.")
-    value = law.predict(result.theta()[None, :], X)[0]
-    out = frame[list(law.variables)].astype(float).copy()
-    out["value"] = value
+    space = str(result.objective_spec.get("space", law.space))
     draws = result.draws()
-    if draws.shape[0] >= 2:
-        theta_d = np.stack(
-            [law.to_internal(dict(zip(law.param_names, row, strict=True))) for row in draws]
-        )
-        preds = law.predict(theta_d, X)
-        lo, hi = percentile_interval(preds, lvl)
-        out["low"], out["high"] = lo, hi
+    draws_theta = (
+        np.stack([law.to_internal(dict(zip(law.param_names, r, strict=True))) for r in draws])
+        if draws.shape[0]
+        else np.empty((0, len(law.params)))
+    )
+    center, pred = _objective_space_predictions(law, space, result.theta(), draws_theta, X)
+    out = pd.DataFrame({v: X[v] for v in law.variables})
+    out["value"] = _back(space, center)
+    calib = result.calibration or {}
+    if pred.shape[0] >= 2:
+        if interval != "bootstrap":
+            res = np.asarray(calib.get("residuals") or [], dtype=float)
+            pred = cal.predictive_draws(center, pred, res, result.seed)
+        scale = cal.scale_for(calib, lvl) if interval == "calibrated" else 1.0
+        lo, hi = cal.interval(center, pred, lvl, scale)
+        out["low"], out["high"] = _back(space, lo), _back(space, hi)
     else:
         out["low"], out["high"] = np.nan, np.nan
     ratio = np.ones(len(frame))
     for var in law.variables:
-        ratio = np.maximum(ratio, X[var] / max(result.data[var]))
+        if var in result.data:
+            ratio = np.maximum(ratio, X[var] / max(result.data[var]))
     out["extrapolation"] = ratio
-    far = ratio > 10
-    if far.any():
+    if (ratio > 10).any():
         warnings.warn(
             f"predicting up to {float(ratio.max()):.3g}x beyond the largest fitted run; "
             "check the law with a backtest before trusting the interval.",
             ExtrapolationWarning,
             stacklevel=2,
         )
+    return out
+
+
+def _calibration(
+    frame: pd.DataFrame,
+    law: Law,
+    problem: Problem,
+    x_free: FloatArray,
+    w: FloatArray,
+    *,
+    calibrate: bool,
+    fit_kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """Residuals of the fit (objective space) and, when asked and possible, the nested-backtest
+    z-scores that calibrate prediction intervals (:mod:`scalinglab.trust.calibrate`)."""
+    from scalinglab.trust import calibrate as cal
+    from scalinglab.trust.holdout import axis_values
+
+    theta = problem.full_theta(x_free[None, :])
+    obj = problem.objective
+    space = obj.resolved_space(law)
+    center, _ = _objective_space_predictions(
+        law, space, theta[0], np.empty((0, theta.shape[1])), problem.X
+    )
+    y_t = np.log(problem.y) if space == "log" else problem.y
+    residuals = (y_t - center)[w > 0]
+    out: dict[str, Any] = {
+        "method": "bootstrap + run noise + nested split-conformal scale",
+        "residuals": residuals.tolist(),
+        "levels": list(cal.LEVELS),
+        "z": [],
+        "axis": None,
+        "note": "",
+    }
+    if not calibrate:
+        out["note"] = "no nested calibration was run"
+        return out
+    axis = cal.default_axis(law, frame)
+    if axis is None:
+        out["note"] = "no extrapolation axis for this law: no nested calibration"
+        return out
+    try:
+        ax = axis_values(frame.assign(x=problem.X["x"]) if "x" in problem.X else frame, axis)
+    except ScalinglabError as exc:
+        out["note"] = f"no nested calibration: {exc}"
+        return out
+    work = frame.assign(__w=w)
+
+    def refit(sub: pd.DataFrame) -> FitResult:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fit(sub, law, weights="__w", **fit_kwargs)
+
+    def predict_obj(res: FitResult, rows: pd.DataFrame) -> tuple[FloatArray, FloatArray]:
+        lw = res.law_obj()
+        Xr = _check_variables(rows.reset_index(drop=True), lw, "runs")
+        d = res.draws()
+        dt = np.stack([lw.to_internal(dict(zip(lw.param_names, r, strict=True))) for r in d])
+        c, p = _objective_space_predictions(lw, space, res.theta(), dt, Xr)
+        res_r = np.asarray((res.calibration or {}).get("residuals") or [], dtype=float)
+        return c, cal.predictive_draws(c, p, res_r, res.seed)
+
+    try:
+        out["z"] = cal.nested_scores(work, ax, refit, predict_obj, y_t)
+        out["axis"] = axis
+    except ScalinglabError as exc:
+        out["note"] = f"no nested calibration: {exc}"
+    if out["z"] and len(out["z"]) < cal.MIN_NESTED:
+        out["note"] = f"only {len(out['z'])} nested runs: no extrapolation scale applied"
     return out

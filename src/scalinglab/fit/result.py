@@ -58,6 +58,7 @@ class FitResult:
     bootstrap: dict[str, Any]  # n, seed, resample_by, converged, draws (K x P natural values)
     covariance: list[list[float]] | None
     correlation: list[list[float]] | None
+    calibration: dict[str, Any] | None
     seed: int
     created_at: str
     package_version: str = __version__
