@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from scalinglab.cli import datasets, fitcmd, runs
+from scalinglab.cli import datasets, fitcmd, runs, trustcmd
 
 app = typer.Typer(
     name="scalinglab",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
 fitcmd.register(app)
+trustcmd.register(app)
 
 
 def main() -> None:

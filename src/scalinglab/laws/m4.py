@@ -76,18 +76,23 @@ def solve_logit(r: FloatArray, alpha: FloatArray) -> FloatArray:
     # concave h (alpha < 1): Newton from the left increases monotonically to it
     z = np.where(alpha >= 1.0, hi, lo)
     for _ in range(_NEWTON_ITERS):
-        h = -_softplus(-z) + alpha * _softplus(z) - r
+        # one exp and one log1p per iteration: softplus(+-z) = max(+-z, 0) + log1p(exp(-|z|))
+        e = np.exp(-np.abs(z))
+        l1p = np.log1p(e)
+        pos = z >= 0
+        sp_pos = np.where(pos, z, 0.0) + l1p  # softplus(z)
+        sp_neg = np.where(pos, 0.0, -z) + l1p  # softplus(-z)
+        sig = np.where(pos, 1.0, e) / (1.0 + e)  # sigmoid(z)
+        h = alpha * sp_pos - sp_neg - r
         above = h > 0
         hi = np.where(above, np.minimum(hi, z), hi)
         lo = np.where(above, lo, np.maximum(lo, z))
-        dh = _sigmoid(-z) + alpha * _sigmoid(z)
-        step = h / dh
-        z_new = z - step
-        outside = ~((z_new >= lo) & (z_new <= hi)) | ~np.isfinite(z_new)
+        z_new = z - h / ((1.0 - sig) + alpha * sig)
+        outside = ~((z_new >= lo) & (z_new <= hi))  # also catches NaN
         z_new = np.where(outside, 0.5 * (lo + hi), z_new)
         done = np.abs(z_new - z) <= 1e-15 * (1.0 + np.abs(z))
         z = z_new
-        if np.all(done):
+        if done.all():
             break
     return np.asarray(z, dtype=float)
 

@@ -1,0 +1,88 @@
+"""Column checks shared by the laws whose variables are not the default N, D, C, x columns.
+
+A law that needs an extra column (experts, parallel streams, precision bits...) reads it with
+:func:`numeric_columns` from its ``prepare`` hook, so that a missing column is reported with
+what it means and how to map it, and bad values are listed row by row (all at once), in the
+same template as :func:`scalinglab.fit.api._check_variables`.
+
+Not a law module: the registry skips modules whose name starts with ``_``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.errors import DataError, FitError
+from scalinglab.laws.base import FloatArray
+
+# rows listed in an error message before "and K more"
+_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Column:
+    """A numeric column a law reads. Values must be finite and above ``lower`` (at or above it
+    when ``closed``); ``upper`` likewise bounds them from above (``None``: no bound)."""
+
+    name: str
+    meaning: str  # what it is and its unit, e.g. "number of experts E (1 for a dense model)"
+    lower: float = 0.0
+    closed: bool = False
+    upper: float | None = None
+
+    def describe_range(self) -> str:
+        lo = f"{'>=' if self.closed else '>'} {self.lower:g}"
+        return lo if self.upper is None else f"{lo} and <= {self.upper:g}"
+
+
+def require_columns(frame: pd.DataFrame, law: str, columns: Sequence[Column]) -> None:
+    """Raise :class:`FitError` naming every missing column, its meaning and how to map it."""
+    missing = [c for c in columns if c.name not in frame.columns]
+    if not missing:
+        return
+    needs = "; ".join(
+        f"{c.name!r}: {c.meaning} (map it with --map {c.name}=COLUMN)" for c in missing
+    )
+    raise FitError(
+        f"law {law!r} needs column{'s' if len(missing) > 1 else ''} {needs}. "
+        f"The table has columns {', '.join(map(str, frame.columns))}."
+    )
+
+
+def bad_rows_message(frame: pd.DataFrame, name: str, bad: np.ndarray) -> str:
+    """'3 (0.0), 7 (nan) and K more': 1-based rows of ``frame`` where ``bad`` is true."""
+    rows = np.flatnonzero(bad)
+    shown = ", ".join(f"{i + 1} ({frame[name].iloc[i]!r})" for i in rows[:_SHOWN])
+    more = f" and {rows.size - _SHOWN} more" if rows.size > _SHOWN else ""
+    return shown + more
+
+
+def numeric_columns(
+    frame: pd.DataFrame, law: str, columns: Sequence[Column], where: str = "runs"
+) -> dict[str, FloatArray]:
+    """The columns as float arrays, after checking they exist and hold valid values.
+
+    Raises :class:`FitError` for missing columns (all named at once) and :class:`DataError` for
+    non-numeric, non-finite or out-of-range values (every bad row listed, 1-based).
+    """
+    require_columns(frame, law, columns)
+    out: dict[str, FloatArray] = {}
+    for c in columns:
+        v = pd.to_numeric(frame[c.name], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(v) | ((v < c.lower) if c.closed else (v <= c.lower))
+            if c.upper is not None and math.isfinite(c.upper):
+                bad |= v > c.upper
+        if bad.any():
+            raise DataError(
+                f"{where}: column {c.name!r} ({c.meaning}) must be a finite number "
+                f"{c.describe_range()} for law {law!r}; bad at rows "
+                f"{bad_rows_message(frame, c.name, bad)}. Fix or exclude those runs (e.g. --where)."
+            )
+        out[c.name] = v
+    return out

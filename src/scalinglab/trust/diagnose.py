@@ -1,0 +1,354 @@
+"""Diagnostics: what in the runs (or the fit) should stop you trusting an extrapolation.
+
+Each check returns :class:`Finding` objects; clean power-law data gives none. The scale axis is
+``x`` for one-variable data, else C (6ND when absent), else N. "Better" is lower for losses and
+errors and higher for accuracies (metric names ``acc*``/``*accuracy*``).
+
+Checks (thresholds are module constants, chosen so that seeded clean power laws with 1% noise
+stay quiet; see tests/trust/test_diagnose.py):
+
+* ``too_few_scales`` / ``too_few_points``: fewer than 4 distinct scales, or fewer runs than
+  3x the free parameters of the law.
+* ``inverse_scaling``: the best value per scale gets *worse* with scale (Spearman rho of the
+  per-scale best values against log scale beyond +-0.5 in the wrong direction, p < 0.05;
+  McKenzie et al. 2023, "Inverse Scaling", arXiv:2306.09479).
+* ``u_shape`` / ``inverted_u``: a quadratic in log scale beats a line (F-test p < 0.01) and its
+  turning point lies inside the data with data on both sides (Wei et al. 2022, "Inverse scaling
+  can become U-shaped", arXiv:2211.02011).
+* ``break``: a kink in log-log at an interior scale (at least 3 scales each side), added to a
+  power law with offset fitted by the engine, beats that law by an F-test (p < 0.001) and
+  changes the local slope by more than 1.5x (Caballero et al. 2022 model such breaks).
+* ``plateau``: the log-log slope over the top third of scales is under 10% of that over the
+  bottom third: the irreducible loss is (nearly) reached and more scale buys little.
+* ``emergence``: one step between adjacent scales makes more than half of the whole change of a
+  downstream metric (Wei et al. 2022, "Emergent abilities", arXiv:2206.07682).
+* ``unidentifiable``: the fit warns of a flat direction or of disagreeing starts, or a
+  parameter's interval spans more than a factor of 10.
+* ``extrapolation``: a requested prediction lies far beyond the largest run ("predicting 300x
+  beyond the largest run"); beyond the span the data itself covers, more strongly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from scalinglab.fit.result import FitResult
+from scalinglab.plan.flops import training_flops
+
+MIN_SCALES = 4
+POINTS_PER_PARAM = 3
+RHO_MIN, P_TREND = 0.5, 0.05
+P_QUAD = 0.01
+P_BREAK, SLOPE_RATIO = 1e-3, 1.5
+PLATEAU_RATIO = 0.1
+EMERGENCE_SHARE = 0.5
+EXTRAPOLATION_FACTOR = 10.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    severity: str  # "warning" or "info"
+    message: str
+    details: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def scale_axis(frame: pd.DataFrame) -> tuple[str, np.ndarray] | None:
+    if "x" in frame.columns:
+        return "x", frame["x"].to_numpy(float)
+    if "C" in frame.columns and frame["C"].notna().all():
+        return "C", frame["C"].to_numpy(float)
+    if {"N", "D"} <= set(frame.columns) and frame[["N", "D"]].notna().all().all():
+        return "C", training_flops(frame["N"].to_numpy(float), frame["D"].to_numpy(float))
+    if "N" in frame.columns and frame["N"].notna().all():
+        return "N", frame["N"].to_numpy(float)
+    return None
+
+
+def higher_is_better(metric: str | None) -> bool:
+    m = (metric or "").lower()
+    return m.startswith("acc") or "accuracy" in m
+
+
+def _per_scale(x: np.ndarray, y: np.ndarray, better_high: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Best value per distinct scale (scales binned to 1% in log to merge digitisation jitter)."""
+    key = np.round(np.log10(x), 2)
+    xs, best = [], []
+    for k in np.unique(key):
+        m = key == k
+        xs.append(float(np.exp(np.mean(np.log(x[m])))))
+        best.append(float(np.max(y[m]) if better_high else np.min(y[m])))
+    return np.array(xs), np.array(best)
+
+
+def _f_test(rss0: float, rss1: float, df0: int, df1: int) -> float:
+    """p-value that the larger model (rss1, df1 residual dof) improves on the smaller."""
+    if rss1 <= 0 or df1 <= 0 or df0 <= df1:
+        return 1.0 if rss1 >= rss0 else 0.0
+    F = ((rss0 - rss1) / (df0 - df1)) / (rss1 / df1)
+    return float(stats.f.sf(F, df0 - df1, df1)) if F > 0 else 1.0
+
+
+def diagnose_runs(
+    frame: pd.DataFrame, *, metric: str | None = None, n_params: int | None = None
+) -> list[Finding]:
+    """Checks on the runs themselves (no fit needed). ``frame`` has ``y`` and a scale axis."""
+    out: list[Finding] = []
+    ax = scale_axis(frame)
+    y = frame["y"].to_numpy(float)
+    if ax is None:
+        return [
+            Finding(
+                "no_scale_axis",
+                "info",
+                "no scale axis (x, C, N and D) in the runs: trend checks skipped.",
+                {},
+            )
+        ]
+    name, x = ax
+    good = np.isfinite(x) & (x > 0) & np.isfinite(y)
+    x, y = x[good], y[good]
+    high = higher_is_better(metric)
+    xs, best = _per_scale(x, y, high)
+    n_scales = xs.size
+    if n_scales < MIN_SCALES:
+        out.append(
+            Finding(
+                "too_few_scales",
+                "warning",
+                f"only {n_scales} distinct scales of {name}: trends and exponents are poorly determined; add runs at more sizes (at least {MIN_SCALES}).",
+                {"scales": n_scales},
+            )
+        )
+    if n_params is not None and y.size < POINTS_PER_PARAM * n_params:
+        out.append(
+            Finding(
+                "too_few_points",
+                "warning",
+                f"{y.size} runs for {n_params} free parameters (fewer than {POINTS_PER_PARAM} per parameter): the fit will be loose.",
+                {"runs": int(y.size), "params": n_params},
+            )
+        )
+    if n_scales < MIN_SCALES:
+        return out
+    u = np.log10(xs)
+    sign = -1.0 if high else 1.0  # +: a higher value is worse
+    rho, p = stats.spearmanr(u, best)
+    if np.isfinite(rho) and sign * rho >= RHO_MIN and p < P_TREND:
+        out.append(
+            Finding(
+                "inverse_scaling",
+                "warning",
+                f"{metric or 'the metric'} gets worse with scale ({name}): Spearman rho {rho:+.2f} of the best value per scale against log {name} (p = {p:.2g}). A scaling law fitted to it will extrapolate the wrong way.",
+                {"rho": float(rho), "p": float(p)},
+            )
+        )
+    # U-shape / inverted U: a quadratic in log scale beats a line, its turning point is
+    # inside the data, and both ends are clearly worse (U) or better (inverted U) than it
+    if n_scales >= 5:
+        v = np.log10(best) if np.all(best > 0) else best
+        lin = np.polyfit(u, v, 1, full=True)
+        quad = np.polyfit(u, v, 2, full=True)
+        rss1 = float(lin[1][0]) if len(lin[1]) else 0.0
+        rss2 = float(quad[1][0]) if len(quad[1]) else 0.0
+        pq = _f_test(rss1, rss2, n_scales - 2, n_scales - 3)
+        a2, a1, _ = quad[0]
+        if a2 != 0 and pq < P_QUAD:
+            vertex = -a1 / (2 * a2)
+            inside = np.sum(u < vertex) >= 2 and np.sum(u > vertex) >= 2
+            fitted = np.polyval(quad[0], np.array([u[0], vertex, u[-1]]))
+            sd = math.sqrt(rss2 / max(n_scales - 3, 1))
+            sgn = float(np.sign(a2))
+            rise = min((fitted[0] - fitted[1]) * sgn, (fitted[2] - fitted[1]) * sgn)
+            if inside and rise > max(3 * sd, 0.1 * float(np.ptp(v))):
+                kind = "u_shape" if a2 > 0 else "inverted_u"
+                good_mid = (a2 > 0) != high  # lowest value in the middle is best for losses
+                where = "best" if good_mid else "worst"
+                out.append(
+                    Finding(
+                        kind,
+                        "warning",
+                        f"{metric or 'the metric'} has a {'U' if a2 > 0 else 'inverted-U'} shape in log {name}, {where} near {name} = {10**vertex:.3g} (quadratic beats a line, p = {pq:.2g}): a monotone law cannot extrapolate it.",
+                        {"turning_point": float(10**vertex), "p": float(pq)},
+                    )
+                )
+    # break in the exponent and plateau, for losses and errors (lower is better)
+    if not high and np.all(best > 0):
+        v = np.log10(best)
+        non_monotone = any(f.kind in ("u_shape", "inverted_u") for f in out)
+        if n_scales >= 8 and not non_monotone:
+            brk = _break_test(xs, best)
+            if brk is not None:
+                b, s_left, s_right, ph = brk
+                out.append(
+                    Finding(
+                        "break",
+                        "warning",
+                        f"the log-log slope changes from {s_left:.3g} to {s_right:.3g} near {name} = {b:.3g} (a kink beats a power law with offset, p = {ph:.2g}): a law fitted below the break will mispredict above it.",
+                        {"at": b, "slope_before": s_left, "slope_after": s_right, "p": ph},
+                    )
+                )
+        k = max(3, n_scales // 3)
+        s_lo = np.polyfit(u[:k], v[:k], 1)[0]
+        s_hi = np.polyfit(u[-k:], v[-k:], 1)[0]
+        if s_lo < 0 and abs(s_hi) < PLATEAU_RATIO * abs(s_lo):
+            out.append(
+                Finding(
+                    "plateau",
+                    "warning",
+                    f"{metric or 'the metric'} has stopped improving: log-log slope {s_hi:.3g} over the top third of scales against {s_lo:.3g} over the bottom third. The irreducible level is (nearly) reached; more scale buys little.",
+                    {"slope_low": float(s_lo), "slope_high": float(s_hi)},
+                )
+            )
+    # emergence-like jump in a downstream metric
+    if metric is not None and (high or metric.lower().startswith("err")) and n_scales >= 4:
+        steps = np.diff(best)
+        total = abs(best[-1] - best[0])
+        j = int(np.argmax(np.abs(steps)))
+        if (
+            total > 0
+            and abs(steps[j]) > EMERGENCE_SHARE * np.sum(np.abs(steps))
+            and abs(steps[j]) > EMERGENCE_SHARE * total
+        ):
+            out.append(
+                Finding(
+                    "emergence",
+                    "warning",
+                    f"{metric}: one step between {name} = {xs[j]:.3g} and {xs[j + 1]:.3g} makes {abs(steps[j]) / np.sum(np.abs(steps)):.0%} of the whole change: an emergence-like jump that smooth laws fitted below it cannot anticipate.",
+                    {"from": float(xs[j]), "to": float(xs[j + 1])},
+                )
+            )
+    return out
+
+
+def _break_test(xs: np.ndarray, best: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Null: a power law with offset (fitted by the engine) through the per-scale values.
+    Alternative: the null plus a kink in log-log at an interior scale (hinge on its residuals).
+    Returns (break scale, slope before, slope after, p) when the kink is significant."""
+    import warnings
+
+    from scalinglab.errors import ScalinglabError
+    from scalinglab.fit.api import fit
+
+    frame = pd.DataFrame({"x": xs, "y": best})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            null = fit(frame, "power_law", n_boot=0, calibrate=False)
+    except ScalinglabError:
+        return None
+    E, A, alpha = (null.params[k] for k in ("E", "A", "alpha"))
+    pred = E + A * xs**-alpha
+    u = np.log10(xs)
+    r = np.log10(best) - np.log10(pred)
+    n = u.size
+    rss0 = float(np.sum(r**2))
+    best_fit = (math.inf, math.nan, math.nan)
+    for b in u[3:-3]:
+        X = np.column_stack([np.ones_like(u), u, np.maximum(u - b, 0.0)])
+        coef, *_ = np.linalg.lstsq(X, r, rcond=None)
+        rss = float(np.sum((X @ coef - r) ** 2))
+        if rss < best_fit[0]:
+            best_fit = (rss, float(b), float(coef[2]))
+    rss1, b, kink = best_fit
+    if not math.isfinite(rss1):
+        return None
+    p = _f_test(rss0, rss1, n - 3, n - 6)
+    # local log-log slope of the null at the break, before and after adding the kink
+    xb = 10**b
+    # slope of the null at the break plus the residual line's own slope, before / after the kink
+    tilt = float(
+        np.linalg.lstsq(
+            np.column_stack([np.ones_like(u), u, np.maximum(u - b, 0.0)]), r, rcond=None
+        )[0][1]
+    )
+    s_left = float(-alpha * A * xb**-alpha / (E + A * xb**-alpha)) + tilt
+    s_right = s_left + kink
+    ratio = max(abs(s_left), abs(s_right)) / max(min(abs(s_left), abs(s_right)), 1e-12)
+    if p < P_BREAK and ratio > SLOPE_RATIO:
+        return float(xb), s_left, s_right, float(p)
+    return None
+
+
+def diagnose_fit(result: FitResult) -> list[Finding]:
+    out: list[Finding] = []
+    for w in result.warnings:
+        if "flat" in w or "identified" in w or "disagree" in w or "bound" in w:
+            out.append(Finding("unidentifiable", "warning", w, {}))
+    for name, (lo, hi) in result.intervals.items():
+        v = result.params[name]
+        if name in result.fixed or not (math.isfinite(lo) and math.isfinite(hi)):
+            continue
+        wide = (lo > 0 and hi / lo > 10) or (hi - lo > 2 * abs(v) + 1e-300 and not (lo > 0))
+        if wide:
+            out.append(
+                Finding(
+                    "unidentifiable",
+                    "warning",
+                    f"parameter {name} = {v:.4g} has a {round(100 * result.level)}% interval [{lo:.4g}, {hi:.4g}] spanning more than a factor of 10: the data do not pin it down.",
+                    {"param": name, "low": lo, "high": hi},
+                )
+            )
+    return out
+
+
+def diagnose_extrapolation(result: FitResult, point: dict[str, float]) -> list[Finding]:
+    """How far ``point`` (law variables -> values) lies beyond the fitted runs."""
+    out: list[Finding] = []
+    worst, factor, span = None, 1.0, 1.0
+    for var, value in point.items():
+        fitted = np.asarray(result.data.get(var) or [], dtype=float)
+        if fitted.size == 0 or not (value > 0):
+            continue
+        f = value / fitted.max()
+        if f > factor:
+            worst, factor, span = var, f, fitted.max() / fitted.min()
+    if worst is not None and factor > EXTRAPOLATION_FACTOR:
+        beyond_span = factor > span
+        sev_msg = " (further than the whole span the runs cover)" if beyond_span else ""
+        out.append(
+            Finding(
+                "extrapolation",
+                "warning",
+                f"predicting {factor:.3g}x beyond the largest run in {worst}{sev_msg}: backtest the law over a comparable range before trusting the interval.",
+                {"variable": worst, "factor": float(factor), "data_span": float(span)},
+            )
+        )
+    return out
+
+
+def diagnose(
+    frame: pd.DataFrame,
+    *,
+    law: str | None = None,
+    target: dict[str, float] | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> list[Finding]:
+    """All checks for one selected table (with ``y``): the runs' trends, and with ``law`` the
+    fit's identifiability and, with ``target`` (law variables -> values), the extrapolation."""
+    import warnings
+
+    from scalinglab.fit.api import fit
+    from scalinglab.laws.registry import get_law
+
+    metric = frame.attrs.get("metric")
+    n_params = len(get_law(law).params) if law else None
+    out = diagnose_runs(frame, metric=metric, n_params=n_params)
+    if law is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fit(frame, law, n_boot=n_boot, seed=seed, calibrate=False)
+        out += diagnose_fit(result)
+        if target:
+            out += diagnose_extrapolation(result, target)
+    return out
