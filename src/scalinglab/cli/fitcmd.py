@@ -157,14 +157,34 @@ def register(app: typer.Typer) -> None:
         ] = False,
         json_out: JsonOpt = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        shared: Annotated[
+            str | None,
+            typer.Option(
+                "--shared",
+                help="With --group-by: one joint fit, these parameters (comma-separated) shared by all groups.",
+            ),
+        ] = None,
     ) -> None:
         """Fit a law to runs: multi-start optimum, bootstrap intervals, warnings."""
         with user_errors():
             lw = get_law(law)
             obj = Objective(kind=objective, space=space, delta=delta, asymmetry=asymmetry)  # type: ignore[arg-type]
+            shared_names = [p.strip() for p in (shared or "").split(",") if p.strip()]
+            if shared_names and not group_by:
+                raise FitError("--shared needs --group-by COLUMN (the groups that share them).")
+            joint = bool(shared_names)
             groups = load_selection(
-                source, map=map, metric=metric, where=where, group_by=group_by, x=x
+                source,
+                map=map,
+                metric=metric,
+                where=where,
+                group_by=None if joint else group_by,
+                x=x,
             )
+            if joint:
+                kw_joint: dict[str, Any] = {"group_by": group_by, "shared": shared_names}
+            else:
+                kw_joint = {}
             n_workers = workers if workers > 0 else _default_workers()
             kw: dict[str, Any] = dict(
                 objective=obj,
@@ -196,7 +216,15 @@ def register(app: typer.Typer) -> None:
                         key, frame = groups[0]
                         sel = _selection(frame, source, key)
                         results = [
-                            fit(frame, lw, workers=n_workers, progress=tick, selection=sel, **kw)
+                            fit(
+                                frame,
+                                lw,
+                                workers=n_workers,
+                                progress=tick,
+                                selection=sel,
+                                **kw,
+                                **kw_joint,
+                            )
                         ]
                     else:
                         sel_groups = [(k, f) for k, f in groups]
@@ -232,7 +260,7 @@ def register(app: typer.Typer) -> None:
                     if a is not None:
                         d["compute_optimal"] = a
                     payload.append(d)
-                emit_json(payload if group_by else payload[0])
+                emit_json(payload if (group_by and not joint) else payload[0])
                 return
             for r, a in zip(results, allocs, strict=True):
                 _render_fit(r)

@@ -134,4 +134,6 @@ def register(app: typer.Typer) -> None:
                 con.print("no problems found.")
             for r in rows:
                 tag = f"[{r['group']}] " if r["group"] else ""
-                con.print(f"[yellow]{r['kind']}[/yellow] {escape(tag + r['message'])}", highlight=False)
+                con.print(
+                    f"[yellow]{r['kind']}[/yellow] {escape(tag + r['message'])}", highlight=False
+                )

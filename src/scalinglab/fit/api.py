@@ -24,43 +24,16 @@ from scalinglab.errors import (
 )
 from scalinglab.fit.bootstrap import bootstrap
 from scalinglab.fit.engine import Problem, hessian, multistart
+from scalinglab.fit.joint import joint_law
 from scalinglab.fit.objectives import Objective
 from scalinglab.fit.result import FitResult, SearchSummary, percentile_interval
+from scalinglab.fit.variables import law_variables
 from scalinglab.laws.base import FloatArray, Law
 from scalinglab.laws.registry import get_law
 
 log = logging.getLogger(__name__)
 
-_VARIABLE_MEANING = {
-    "N": "model size in parameters (map it with --map N=COLUMN)",
-    "D": "training tokens (map it with --map D=COLUMN, or give C and N to derive it)",
-    "C": "training compute in FLOP (map it with --map C=COLUMN)",
-    "x": "the variable of a one-variable law (choose it with --x COLUMN)",
-}
-
-
-def _check_variables(frame: pd.DataFrame, law: Law, where: str) -> dict[str, FloatArray]:
-    if law.prepare is not None:
-        return law.prepare(frame)
-    X: dict[str, FloatArray] = {}
-    for v in law.variables:
-        if v not in frame.columns:
-            raise FitError(
-                f"law {law.name!r} needs column {v!r}: {_VARIABLE_MEANING.get(v, v)}; "
-                f"{where} has columns {', '.join(map(str, frame.columns))}."
-            )
-        col = pd.to_numeric(frame[v], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(col) | (col <= 0)
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            shown = ", ".join(f"{i + 1} ({frame[v].iloc[i]!r})" for i in rows[:20])
-            more = f" and {rows.size - 20} more" if rows.size > 20 else ""
-            raise DataError(
-                f"{where}: column {v!r} must be a positive finite number for law {law.name!r}; "
-                f"bad at rows {shown}{more}. Fix or exclude those runs (e.g. --where)."
-            )
-        X[v] = col
-    return X
+_check_variables = law_variables  # the name used across the fit package
 
 
 def _check_target(y: FloatArray, frame: pd.DataFrame, law: Law, obj: Objective, where: str) -> None:
@@ -150,6 +123,8 @@ def fit(
     progress: Callable[[int], None] | None = None,
     selection: Mapping[str, Any] | None = None,
     calibrate: bool = True,
+    group_by: str | None = None,
+    shared: Sequence[str] = (),
 ) -> FitResult:
     """Fit ``law`` to ``runs`` (a table with the law's variables and a target column ``y``).
 
@@ -160,9 +135,29 @@ def fit(
     column whose values are resampled whole (e.g. ``"N"``). ``workers``: processes for the
     bootstrap; results do not depend on it. ``progress`` is called with the number of
     resamples done. ``calibrate``: run the nested backtest that calibrates prediction
-    intervals (:mod:`scalinglab.trust.calibrate`). The input table is copied, never modified.
+    intervals (:mod:`scalinglab.trust.calibrate`). ``group_by`` with ``shared``: one joint fit
+    across the groups of that column with the ``shared`` parameters common to all groups and
+    the others per group (:mod:`scalinglab.fit.joint`). The input table is copied, never
+    modified.
     """
     law = get_law(law)
+    base_name = law.name
+    joint: dict[str, Any] | None = None
+    if shared or group_by is not None:
+        if not (shared and group_by):
+            raise FitError("a joint fit needs both --group-by COLUMN and --shared PARAM[,PARAM].")
+        if group_by not in runs.columns:
+            raise FitError(
+                f"--group-by {group_by!r}: no such column; columns: {', '.join(map(str, runs.columns))}."
+            )
+        labels = sorted(runs[group_by].astype(str).unique())
+        joint = {"group_by": group_by, "groups": labels, "shared": list(shared)}
+        base_law = law
+        law = joint_law(law, group_by, labels, list(shared))
+        if grid is None:
+            grid = _joint_starts(
+                runs, base_law, law, group_by, labels, list(shared), objective, fix
+            )
     if law.specialize is not None:
         law = law.specialize(runs)
     obj = objective or Objective()
@@ -228,9 +223,11 @@ def fit(
             f"another optimum is within 0.1% of the best objective ({ms.second_best:.6g} vs {ms.f:.6g}): the fit may be ambiguous; compare the bootstrap intervals."
         )
     H = hessian(problem, ms.x)
-    if np.all(np.isfinite(H)):
-        ev, vec = np.linalg.eigh(H)
-        if ev[-1] > 0 and ev[0] <= 1e-10 * ev[-1]:
+    diag = np.sqrt(np.abs(np.diag(H))) if np.all(np.isfinite(H)) else np.zeros(0)
+    if diag.size and np.all(diag > 0):
+        # scale-free curvature: the Hessian in units of each parameter's own curvature
+        ev, vec = np.linalg.eigh(H / np.outer(diag, diag))
+        if ev[0] <= 1e-8 * ev[-1]:
             loads = np.abs(vec[:, 0])
             names = [free_names[i] for i in np.argsort(loads)[::-1][:2]]
             warn.append(
@@ -300,6 +297,7 @@ def fit(
     calibration = _calibration(
         frame,
         law,
+        base_name,
         problem,
         ms.x,
         w,
@@ -308,8 +306,10 @@ def fit(
             y=y,
             objective=obj,
             fix=fixed,
-            grid=grid,
-            n_boot=min(n_boot, 200),
+            grid=None if joint else grid,
+            group_by=group_by if joint else None,
+            shared=list(shared) if joint else [],
+            n_boot=min(n_boot, 100),
             resample_by=resample_by,
             level=level,
             seed=seed,
@@ -323,9 +323,11 @@ def fit(
     for var in law.variables:
         data[var] = X[var].tolist()
     data["y"] = yv.tolist()
+    if joint is not None:
+        data[joint["group_by"]] = frame[joint["group_by"]].astype(str).tolist()
     data["weight"] = w.tolist()
     return FitResult(
-        law=law.name,
+        law=base_name,
         law_version=law.version,
         citation=law.citation,
         formula=law.formula,
@@ -365,6 +367,7 @@ def fit(
         covariance=cov,
         correlation=corr,
         calibration=calibration,
+        joint=joint,
         seed=seed,
         created_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )
@@ -465,11 +468,7 @@ def predict(
         raise FitError(f"level must be between 0 and 1, got {lvl!r}.")
     space = str(result.objective_spec.get("space", law.space))
     draws = result.draws()
-    draws_theta = (
-        np.stack([law.to_internal(dict(zip(law.param_names, r, strict=True))) for r in draws])
-        if draws.shape[0]
-        else np.empty((0, len(law.params)))
-    )
+    draws_theta = law.to_internal_array(draws) if draws.shape[0] else np.empty((0, len(law.params)))
     center, pred = _objective_space_predictions(law, space, result.theta(), draws_theta, X)
     out = pd.DataFrame({v: X[v] for v in law.variables})
     out["value"] = _back(space, center)
@@ -485,7 +484,7 @@ def predict(
         out["low"], out["high"] = np.nan, np.nan
     ratio = np.ones(len(frame))
     for var in law.variables:
-        if var in result.data:
+        if var in result.data and not var.startswith("_"):
             ratio = np.maximum(ratio, X[var] / max(result.data[var]))
     out["extrapolation"] = ratio
     if (ratio > 10).any():
@@ -501,6 +500,7 @@ def predict(
 def _calibration(
     frame: pd.DataFrame,
     law: Law,
+    base_name: str,
     problem: Problem,
     x_free: FloatArray,
     w: FloatArray,
@@ -546,13 +546,16 @@ def _calibration(
     def refit(sub: pd.DataFrame) -> FitResult:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return fit(sub, law, weights="__w", **fit_kwargs)
+            # a joint law is rebuilt from its base law for the subset's own groups
+            return fit(
+                sub, base_name if fit_kwargs.get("shared") else law, weights="__w", **fit_kwargs
+            )
 
     def predict_obj(res: FitResult, rows: pd.DataFrame) -> tuple[FloatArray, FloatArray]:
         lw = res.law_obj()
         Xr = _check_variables(rows.reset_index(drop=True), lw, "runs")
         d = res.draws()
-        dt = np.stack([lw.to_internal(dict(zip(lw.param_names, r, strict=True))) for r in d])
+        dt = lw.to_internal_array(d)
         c, p = _objective_space_predictions(lw, space, res.theta(), dt, Xr)
         res_r = np.asarray((res.calibration or {}).get("residuals") or [], dtype=float)
         return c, cal.predictive_draws(c, p, res_r, res.seed)
@@ -565,3 +568,46 @@ def _calibration(
     if out["z"] and len(out["z"]) < cal.MIN_NESTED:
         out["note"] = f"only {len(out['z'])} nested runs: no extrapolation scale applied"
     return out
+
+
+def _joint_starts(
+    runs: pd.DataFrame,
+    base: Law,
+    joint: Law,
+    group_by: str,
+    labels: list[str],
+    shared: list[str],
+    objective: Objective | None,
+    fix: Mapping[str, float] | None,
+) -> FloatArray:
+    """Starts of a joint fit (internal coordinates of the joint law): each group fitted alone;
+    per-group parameters from their own fit, shared ones from each group's fit in turn and from
+    their mean."""
+    alone: dict[str, FloatArray] = {}
+    keys = runs[group_by].astype(str)
+    for g in labels:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            base_fix = {k: v for k, v in (fix or {}).items() if k in base.param_names}
+            r = fit(
+                runs.loc[keys == g],
+                base,
+                objective=objective,
+                fix=base_fix,
+                n_boot=0,
+                calibrate=False,
+            )
+        alone[g] = r.theta()
+    idx = {p.name: i for i, p in enumerate(base.params)}
+    candidates = [alone[g] for g in labels] + [np.mean([alone[g] for g in labels], axis=0)]
+    rows = []
+    for cand in candidates:
+        row = []
+        for p in joint.params:
+            if p.name in idx:  # shared
+                row.append(cand[idx[p.name]])
+            else:
+                name, label = p.name[:-1].split("[", 1)
+                row.append(alone[label][idx[name]])
+        rows.append(row)
+    return np.array(rows, dtype=float)

@@ -63,12 +63,18 @@ class FitResult:
     created_at: str
     package_version: str = __version__
     schema_version: int = SCHEMA_VERSION
+    joint: dict[str, Any] | None = None  # group_by, groups, shared: a joint fit's layout
     fit_id: str | None = field(default=None, compare=False)
 
     # ----- use -----
     def law_obj(self) -> Law:
         """The law; a data-dependent law is rebuilt from the columns it was fitted on."""
         law = get_law(self.law)
+        if self.joint:
+            from scalinglab.fit.joint import joint_law
+
+            j = self.joint
+            return joint_law(law, j["group_by"], j["groups"], j["shared"])
         if law.specialize is not None:
             import pandas as pd
 

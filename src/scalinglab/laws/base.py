@@ -115,6 +115,16 @@ class Law:
             out[i] = math.log(v) if p.log else v
         return out
 
+    def to_internal_array(self, values: FloatArray) -> FloatArray:
+        """Natural values (..., P) -> internal coordinates (a value of 0 for a log parameter,
+        e.g. an underflowed bootstrap draw, maps to -inf, which the laws evaluate as 0)."""
+        out = np.array(values, dtype=float, copy=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for i, p in enumerate(self.params):
+                if p.log:
+                    out[..., i] = np.log(out[..., i])
+        return out
+
     def to_natural(self, theta: FloatArray) -> FloatArray:
         """Internal coordinates (..., P) -> natural values (..., P)."""
         theta = np.asarray(theta, dtype=float)
