@@ -1,0 +1,74 @@
+"""Planted problems are flagged; clean power-law data stays quiet."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalinglab.trust.diagnose import diagnose_extrapolation, diagnose_fit, diagnose_runs
+
+X = np.logspace(6, 10, 16)
+
+
+def kinds(y, metric="loss", x=X):
+    return {
+        f.kind for f in diagnose_runs(pd.DataFrame({"x": x, "y": y}), metric=metric, n_params=3)
+    }
+
+
+def noise(seed, sd=0.01, n=X.size):
+    return np.exp(np.random.default_rng(seed).normal(0.0, sd, n))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clean_power_laws_are_quiet(seed):
+    assert kinds(5 * (X / 1e6) ** -0.3 * noise(seed)) == set()
+    assert kinds((1.7 + 5 * (X / 1e6) ** -0.3) * noise(seed)) == set()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_planted_inverse_scaling(seed):
+    assert "inverse_scaling" in kinds((2 + 0.3 * np.log10(X / 1e6)) * noise(seed))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_planted_break(seed):
+    y = np.where(X < 1e8, 5 * (X / 1e6) ** -0.05, 5 * 100**-0.05 * (X / 1e8) ** -0.4)
+    assert "break" in kinds(y * noise(seed))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_planted_plateau(seed):
+    assert "plateau" in kinds((2 + 5 * (X / 1e6) ** -1.5) * noise(seed))
+
+
+def test_planted_u_shape():
+    assert "u_shape" in kinds((2 + 0.1 * (np.log10(X) - 8) ** 2) * noise(0))
+
+
+def test_planted_emergence_in_accuracy():
+    acc = np.where(X < 3e8, 0.25, 0.7) + np.random.default_rng(0).normal(0, 0.005, X.size)
+    assert "emergence" in kinds(acc, metric="acc_task")
+    assert "emergence" not in kinds(0.25 + 0.1 * np.log10(X / 1e6), metric="acc_task")
+
+
+def test_too_few_scales_and_points():
+    x = np.array([1e6, 1e6, 1e7, 1e8])
+    found = kinds(np.array([3.0, 2.9, 2.5, 2.2]), x=x)
+    assert {"too_few_scales", "too_few_points"} <= found
+
+
+def test_fit_level_checks():
+    from scalinglab.fit import fit
+
+    rng = np.random.default_rng(0)
+    y = (1.0 + 50 * X**-0.4) * np.exp(rng.normal(0, 0.01, X.size))
+    res = fit(pd.DataFrame({"x": X, "y": y}), "power_law", n_boot=100, seed=0, calibrate=False)
+    far = diagnose_extrapolation(res, {"x": 3e12})
+    assert (
+        far and far[0].kind == "extrapolation" and "300x beyond the largest run" in far[0].message
+    )
+    assert diagnose_extrapolation(res, {"x": 5e9}) == []
+    # a 2-point-per-scale fit with a huge interval is unidentifiable
+    yy = 3.0 * X**-0.01 * np.exp(rng.normal(0, 0.02, X.size))
+    weak = fit(pd.DataFrame({"x": X, "y": yy}), "power_law", n_boot=100, seed=0, calibrate=False)
+    assert any(f.kind == "unidentifiable" for f in diagnose_fit(weak))
