@@ -33,6 +33,7 @@ from scalinglab.errors import FitError, NotFittedError
 from scalinglab.fit.api import fit, fit_groups, predict
 from scalinglab.fit.objectives import Objective
 from scalinglab.fit.result import FitResult
+from scalinglab.fit.twostage import predict_two_stage
 from scalinglab.laws.registry import get_law, list_laws
 from scalinglab.plan.compute_optimal import compute_optimal
 
@@ -279,6 +280,16 @@ def register(app: typer.Typer) -> None:
         x: Annotated[
             list[float] | None, typer.Option("--x", help="x value(s) for one-variable laws.")
         ] = None,
+        then: Annotated[
+            str | None,
+            typer.Option(
+                "--then",
+                help="A second fit of a metric against loss (x): predict it through the loss (two-stage).",
+            ),
+        ] = None,
+        interval: Annotated[
+            str, typer.Option("--interval", help="calibrated (default), predictive or bootstrap.")
+        ] = "calibrated",
         points: Annotated[
             Path | None, typer.Option("--points", help="CSV/Parquet/JSON of points.")
         ] = None,
@@ -305,7 +316,10 @@ def register(app: typer.Typer) -> None:
                 frame = pd.DataFrame(cols)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                table = predict(result, frame, level=level)
+                if then is not None:
+                    table = predict_two_stage(result, load_fit(then, store), frame, level=level)
+                else:
+                    table = predict(result, frame, level=level, interval=interval)
             for w in caught:
                 stderr_console().print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
             lvl = result.level if level is None else level
