@@ -10,13 +10,14 @@ import pytest
 
 from scalinglab.fit.engine import Problem
 from scalinglab.fit.objectives import Objective, rho_psi
-from scalinglab.laws import Law, Param, list_laws
+from scalinglab.laws import Law, Param, get_law, list_laws
 from scalinglab.laws.base import FloatArray
 
 # natural ranges of the variables (log-uniform draws)
 RANGES = {"N": (1e7, 1e11), "D": (1e8, 1e12), "x": (1.0, 1e6)}
 
-# plausible parameter boxes per law, in internal coordinates
+# plausible parameter boxes, in internal coordinates, for the laws named in the design; other
+# laws are checked at points of their own default start grid (slightly perturbed)
 THETA_BOX: dict[str, list[tuple[float, float]]] = {
     # e = log E, a = log A, b = log B, alpha, beta
     "chinchilla": [(-0.5, 1.0), (3.0, 9.0), (3.0, 9.0), (0.1, 0.8), (0.1, 0.8)],
@@ -25,6 +26,25 @@ THETA_BOX: dict[str, list[tuple[float, float]]] = {
     # e = log E, a = log A, alpha
     "power_law": [(-1.0, 1.0), (0.0, 5.0), (0.05, 1.5)],
 }
+
+
+def _drawable(law: Law) -> bool:
+    """Laws whose variables are plain columns with a natural range known here (not laws that
+    derive their variables from the table, or whose parameter list depends on it)."""
+    return (
+        law.prepare is None and law.specialize is None and all(v in RANGES for v in law.variables)
+    )
+
+
+LAW_PARAMS = [pytest.param(law, id=law.name) for law in list_laws() if _drawable(law)]
+NOT_DRAWABLE = [law.name for law in list_laws() if not _drawable(law)]
+
+
+def test_laws_not_checked_here() -> None:
+    """Laws that derive their variables (or parameters) from the runs table need tables of
+    their own kind; their gradient checks live with their tests."""
+    if NOT_DRAWABLE:
+        pytest.skip(f"not checked here: {', '.join(NOT_DRAWABLE)}")
 
 
 def _draw_X(law: Law, n: int, rng: np.random.Generator) -> dict[str, FloatArray]:
@@ -36,8 +56,18 @@ def _draw_X(law: Law, n: int, rng: np.random.Generator) -> dict[str, FloatArray]
 
 
 def _draw_theta(law: Law, S: int, rng: np.random.Generator) -> FloatArray:
-    box = THETA_BOX[law.name]
-    return np.stack([rng.uniform(lo, hi, size=S) for lo, hi in box], axis=1)
+    if law.name in THETA_BOX:
+        box = THETA_BOX[law.name]
+        return np.stack([rng.uniform(lo, hi, size=S) for lo, hi in box], axis=1)
+    grid = law.start_grid()
+    theta = grid[rng.choice(grid.shape[0], size=S, replace=grid.shape[0] < S)]
+    lo, hi = law.bounds()
+    return np.clip(theta + rng.normal(scale=0.05, size=theta.shape), lo, hi)
+
+
+def test_core_laws_are_checked() -> None:
+    checked = {p.values[0].name for p in LAW_PARAMS}  # type: ignore[union-attr]
+    assert {"chinchilla", "kaplan", "power_law"} <= checked
 
 
 def _central_jacobian(law: Law, theta: FloatArray, X: Mapping[str, FloatArray]) -> FloatArray:
@@ -56,25 +86,29 @@ def _central_jacobian(law: Law, theta: FloatArray, X: Mapping[str, FloatArray]) 
     return out
 
 
-def test_every_registered_law_has_a_test_box() -> None:
-    assert {law.name for law in list_laws()} <= set(THETA_BOX)
-
-
-@pytest.mark.parametrize("law", list_laws(), ids=lambda lw: lw.name)
+@pytest.mark.parametrize("law", LAW_PARAMS)
 def test_law_jacobian_matches_finite_differences(law: Law) -> None:
     rng = np.random.default_rng(20240601)
     X = _draw_X(law, 40, rng)
     theta = _draw_theta(law, 6, rng)
-    f, J = law.evaluate(theta, X)
+    f, J_list = law.evaluate(theta, X)
     assert f.shape == (6, 40)
-    assert J.shape == (len(law.params), 6, 40)
+    assert len(J_list) == len(law.params)
+    # each entry is (S, n) or broadcastable to it
+    J = np.stack([np.broadcast_to(j, f.shape) for j in J_list])
     assert np.all(np.isfinite(f)) and np.all(np.isfinite(J))
     J_fd = _central_jacobian(law, theta, X)
-    scale = np.max(np.abs(J), axis=2, keepdims=True) + 1e-12
-    np.testing.assert_array_less(np.abs(J - J_fd) / scale, 1e-6)
+    # relative to each (parameter, start) row's largest entry; plus a 1e-9 absolute floor, as
+    # an implicit law (solved by Newton's method) carries ~1e-15 noise in f, which central
+    # differences amplify to ~1e-10 where a derivative is itself tiny
+    tol = 1e-6 * np.max(np.abs(J), axis=2, keepdims=True) + 1e-9
+    excess = np.abs(J - J_fd) - tol
+    assert np.all(excess < 0), (
+        f"worst excess {excess.max():.3g} at {np.unravel_index(excess.argmax(), excess.shape)}"
+    )
 
 
-@pytest.mark.parametrize("law", list_laws(), ids=lambda lw: lw.name)
+@pytest.mark.parametrize("law", [get_law(n) for n in THETA_BOX], ids=list(THETA_BOX))
 def test_law_value_matches_direct_formula(law: Law) -> None:
     """f is log of the published formula, computed naively in the test."""
     rng = np.random.default_rng(7)
@@ -98,7 +132,7 @@ def test_law_value_matches_direct_formula(law: Law) -> None:
 
 def test_chinchilla_log_sum_exp_stays_finite_far_out() -> None:
     """Huge internal scales (a start far from any optimum) must not overflow f or J."""
-    law = next(lw for lw in list_laws() if lw.name == "chinchilla")
+    law = get_law("chinchilla")
     X = {"N": np.array([1e7, 1e11]), "D": np.array([1e8, 1e12])}
     theta = np.array([[-1.0, 900.0, 0.0, 0.0, 2.0], [1.0, 0.0, 900.0, 2.0, 0.0]])
     f, J = law.evaluate(theta, X)
@@ -157,15 +191,13 @@ def _fd_error(fun, x: FloatArray, g: FloatArray) -> FloatArray:  # type: ignore[
     is large. A correct gradient agrees to ~1e-8 at one of them; a wrong one at none.
     """
     scale = np.linalg.norm(g, axis=1)
-    errs = [
-        np.max(np.abs(g - _fd_grad(fun, x, h)), axis=1) / scale for h in (1e-6, 1e-7, 1e-8)
-    ]
+    errs = [np.max(np.abs(g - _fd_grad(fun, x, h)), axis=1) / scale for h in (1e-6, 1e-7, 1e-8)]
     return np.min(errs, axis=0)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("obj_name", list(OBJECTIVES))
-@pytest.mark.parametrize("law", list_laws(), ids=lambda lw: lw.name)
+@pytest.mark.parametrize("law", LAW_PARAMS)
 def test_objective_gradient_matches_finite_differences(
     law: Law, obj_name: str, weighted: bool
 ) -> None:
@@ -181,7 +213,7 @@ def test_objective_gradient_matches_finite_differences(
 
 def test_residuals_straddle_huber_delta() -> None:
     """The points used for the Huber gradient checks really exercise both branches."""
-    law = next(lw for lw in list_laws() if lw.name == "chinchilla")
+    law = get_law("chinchilla")
     prob, x = _planted_problem(law, Objective(), np.random.default_rng(3), weighted=False)
     f, _ = law.evaluate(x, prob.X)
     r = np.abs(f - np.log(prob.y))
@@ -192,7 +224,7 @@ def test_scipy_check_grad_on_fixed_parameter_problem() -> None:
     """Gradient over free parameters only (alpha fixed), via scipy's own checker."""
     from scipy.optimize import check_grad
 
-    law = next(lw for lw in list_laws() if lw.name == "chinchilla")
+    law = get_law("chinchilla")
     rng = np.random.default_rng(11)
     base, x = _planted_problem(law, Objective(asymmetry=10.0), rng, weighted=True)
     prob = Problem(
@@ -275,7 +307,7 @@ def test_linear_law_gradients(obj: Objective) -> None:
     prob = Problem(law=law, X=X, y=y, weights=np.ones(30), objective=obj, fixed={})
     fun = prob.batch_fun()
     x = np.array([[2.0, 0.5], [1.9, 0.52], [2.2, 0.45]])
-    f, g = fun(x, np.arange(3))
+    _, g = fun(x, np.arange(3))
     g_fd = _fd_grad(fun, x)
     np.testing.assert_allclose(g, g_fd, rtol=1e-6, atol=1e-9 * np.abs(g).max())
 

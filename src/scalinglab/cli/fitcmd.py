@@ -158,6 +158,13 @@ def register(app: typer.Typer) -> None:
         ] = False,
         json_out: JsonOpt = False,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        no_calibrate: Annotated[
+            bool,
+            typer.Option(
+                "--no-calibrate",
+                help="Skip the nested backtest that calibrates prediction intervals.",
+            ),
+        ] = False,
         shared: Annotated[
             str | None,
             typer.Option(
@@ -195,6 +202,7 @@ def register(app: typer.Typer) -> None:
                 resample_by=resample_by,
                 level=level,
                 seed=seed,
+                calibrate=not no_calibrate,
             )
             total = bootstrap * len(groups)
             with Progress(

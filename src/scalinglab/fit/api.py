@@ -27,7 +27,7 @@ from scalinglab.fit.engine import Problem, hessian, multistart
 from scalinglab.fit.joint import joint_law
 from scalinglab.fit.objectives import Objective
 from scalinglab.fit.result import FitResult, SearchSummary, percentile_interval
-from scalinglab.fit.variables import law_variables
+from scalinglab.fit.variables import law_variables, plain
 from scalinglab.laws.base import FloatArray, Law
 from scalinglab.laws.registry import get_law
 
@@ -42,7 +42,7 @@ def _check_target(y: FloatArray, frame: pd.DataFrame, law: Law, obj: Objective, 
         bad |= y <= 0
     if bad.any():
         rows = np.flatnonzero(bad)
-        shown = ", ".join(f"{i + 1} ({y[i]!r})" for i in rows[:20])
+        shown = ", ".join(f"{i + 1} ({plain(y[i])})" for i in rows[:20])
         need = (
             "positive and finite (the objective is in log space)"
             if obj.resolved_space(law) == "log"
@@ -62,7 +62,10 @@ def _parse_fixed(law: Law, fix: Mapping[str, float] | None) -> dict[str, float]:
                 f"--fix {name}=...: law {law.name!r} has no parameter {name!r}; "
                 f"its parameters are {', '.join(law.param_names)}."
             )
-        v = float(value)
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise FitError(f"--fix {name}={value!r}: the value must be a number.") from None
         p = law.param(name)
         if not math.isfinite(v) or (p.log and v <= 0):
             raise FitError(

@@ -113,7 +113,7 @@ class FitResult:
                 f"version {SCHEMA_VERSION}. Refit with this version."
             )
         d["search"] = SearchSummary(**d["search"])
-        d["intervals"] = {k: (float(v[0]), float(v[1])) for k, v in d["intervals"].items()}
+        d["intervals"] = {k: (_num(v[0]), _num(v[1])) for k, v in d["intervals"].items()}
         d["warnings"] = tuple(d["warnings"])
         d["variables"] = tuple(d["variables"])
         return cls(**d)
@@ -180,6 +180,11 @@ class FitResult:
             lines.append(f"  {name:>8} = {value:<12.6g} {pct}% [{lo:.6g}, {hi:.6g}]{tag}")
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def _num(v: Any) -> float:
+    """A number read back from JSON, where null stands for NaN (e.g. no bootstrap interval)."""
+    return math.nan if v is None else float(v)
 
 
 def _clean(obj: Any) -> Any:

@@ -30,7 +30,7 @@ def law_variables(frame: pd.DataFrame, law: Law, where: str) -> dict[str, FloatA
         bad = ~np.isfinite(col) | (col <= 0)
         if bad.any():
             rows = np.flatnonzero(bad)
-            shown = ", ".join(f"{i + 1} ({frame[v].iloc[i]!r})" for i in rows[:20])
+            shown = ", ".join(f"{i + 1} ({plain(frame[v].iloc[i])})" for i in rows[:20])
             more = f" and {rows.size - 20} more" if rows.size > 20 else ""
             raise DataError(
                 f"{where}: column {v!r} must be a positive finite number for law {law.name!r}; "
@@ -38,3 +38,9 @@ def law_variables(frame: pd.DataFrame, law: Law, where: str) -> dict[str, FloatA
             )
         X[v] = col
     return X
+
+
+def plain(value: object) -> str:
+    """A cell as a user wrote it: 0.0, 'abc', nan (not numpy's np.float64(0.0))."""
+    item = getattr(value, "item", None)
+    return repr(item() if callable(item) else value)

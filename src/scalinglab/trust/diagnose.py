@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from scalinglab.fit.result import FitResult
 from scalinglab.plan.flops import training_flops
@@ -92,6 +91,8 @@ def _per_scale(x: np.ndarray, y: np.ndarray, better_high: bool) -> tuple[np.ndar
 
 def _f_test(rss0: float, rss1: float, df0: int, df1: int) -> float:
     """p-value that the larger model (rss1, df1 residual dof) improves on the smaller."""
+    from scipy import stats  # imported here: scipy.stats costs ~1 s at CLI start-up
+
     if rss1 <= 0 or df1 <= 0 or df0 <= df1:
         return 1.0 if rss1 >= rss0 else 0.0
     F = ((rss0 - rss1) / (df0 - df1)) / (rss1 / df1)
@@ -140,6 +141,8 @@ def diagnose_runs(
         )
     if n_scales < MIN_SCALES:
         return out
+    from scipy import stats
+
     u = np.log10(xs)
     sign = -1.0 if high else 1.0  # +: a higher value is worse
     rho, p = stats.spearmanr(u, best)
