@@ -445,6 +445,7 @@ def predict(
     *,
     level: float | None = None,
     interval: str = "calibrated",
+    rows: Sequence[bool] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Predicted target at ``points`` (a table with the law's variables) with an interval at
     ``level`` (default: the fit's), and ``extrapolation``: how many times beyond the largest
@@ -453,6 +454,9 @@ def predict(
     ``interval``: ``"calibrated"`` (default; bootstrap + run noise + the nested-backtest
     extrapolation scale, see :mod:`scalinglab.trust.calibrate`), ``"predictive"`` (bootstrap +
     run noise) or ``"bootstrap"`` (parameter uncertainty only: an interval for the mean).
+    ``rows``: a boolean mask of the points to predict; the others only give context to laws
+    whose variables depend on other rows (a loss curve's learning-rate sums need the run's
+    earlier steps). The output has one row per selected point.
     """
     from scalinglab.trust import calibrate as cal
 
@@ -466,6 +470,12 @@ def predict(
             {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in points.items()}
         )
     X = _check_variables(frame, law, "points")
+    if rows is not None:
+        mask = np.asarray(rows, dtype=bool)
+        if mask.shape != (len(frame),):
+            raise FitError(f"rows must be a boolean mask of the {len(frame)} points.")
+        X = {k: v[mask] for k, v in X.items()}
+        frame = frame.loc[mask].reset_index(drop=True)
     lvl = result.level if level is None else level
     if not 0.0 < lvl < 1.0:
         raise FitError(f"level must be between 0 and 1, got {lvl!r}.")
@@ -487,8 +497,12 @@ def predict(
         out["low"], out["high"] = np.nan, np.nan
     ratio = np.ones(len(frame))
     for var in law.variables:
-        if var in result.data and not var.startswith("_"):
-            ratio = np.maximum(ratio, X[var] / max(result.data[var]))
+        fitted = np.asarray(result.data.get(var) or [], dtype=float)
+        if var.startswith("_") or fitted.size == 0 or not np.max(fitted) > 0:
+            continue  # group indices, or a variable that is 0 in every fitted run
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = X[var] / np.max(fitted)
+        ratio = np.maximum(ratio, np.where(np.isfinite(r), r, 1.0))
     out["extrapolation"] = ratio
     if (ratio > 10).any():
         warnings.warn(
@@ -554,9 +568,10 @@ def _calibration(
                 sub, base_name if fit_kwargs.get("shared") else law, weights="__w", **fit_kwargs
             )
 
-    def predict_obj(res: FitResult, rows: pd.DataFrame) -> tuple[FloatArray, FloatArray]:
+    def predict_obj(res: FitResult, held: np.ndarray) -> tuple[FloatArray, FloatArray]:
         lw = res.law_obj()
-        Xr = _check_variables(rows.reset_index(drop=True), lw, "runs")
+        # variables from the whole table, then the held-back rows (a curve needs its past)
+        Xr = {k: v[held] for k, v in _check_variables(work, lw, "runs").items()}
         d = res.draws()
         dt = lw.to_internal_array(d)
         c, p = _objective_space_predictions(lw, space, res.theta(), dt, Xr)

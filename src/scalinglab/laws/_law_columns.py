@@ -54,10 +54,19 @@ def require_columns(frame: pd.DataFrame, law: str, columns: Sequence[Column]) ->
     )
 
 
+def _show(value: object) -> str:
+    """A cell as the user wrote it: numbers plainly (0.0, nan, 5.5), anything else repr'd."""
+    if isinstance(value, bool | np.bool_):
+        return repr(bool(value))
+    if isinstance(value, int | float | np.integer | np.floating):
+        return repr(float(value)) if isinstance(value, float | np.floating) else str(int(value))
+    return repr(value)
+
+
 def bad_rows_message(frame: pd.DataFrame, name: str, bad: np.ndarray) -> str:
     """'3 (0.0), 7 (nan) and K more': 1-based rows of ``frame`` where ``bad`` is true."""
     rows = np.flatnonzero(bad)
-    shown = ", ".join(f"{i + 1} ({frame[name].iloc[i]!r})" for i in rows[:_SHOWN])
+    shown = ", ".join(f"{i + 1} ({_show(frame[name].iloc[i])})" for i in rows[:_SHOWN])
     more = f" and {rows.size - _SHOWN} more" if rows.size > _SHOWN else ""
     return shown + more
 
@@ -86,3 +95,28 @@ def numeric_columns(
             )
         out[c.name] = v
     return out
+
+
+#: DeepSeek-AI 2024's compute: C = M D, M the non-embedding FLOPs per token (their eq. 2).
+DEEPSEEK_C = Column(
+    "C",
+    "training compute C = M D in FLOP, M the non-embedding FLOPs per token (DeepSeek-AI 2024, "
+    "eq. 2: M = 72 n_layer d_model^2 + 12 n_layer d_model l_seq) times the tokens D, not 6ND",
+)
+
+
+def deepseek_compute(frame: pd.DataFrame, law: str) -> dict[str, FloatArray]:
+    """The ``C`` column for DeepSeek's compute laws; rows whose C scalinglab derived as 6ND
+    (``C_derived`` true) are refused, because DeepSeek's C = M D differs from 6ND."""
+    X = numeric_columns(frame, law, (DEEPSEEK_C,))
+    if "C_derived" in frame.columns:
+        flags = frame["C_derived"]
+        derived = flags.where(flags.notna(), False).astype(bool).to_numpy()
+        if derived.any():
+            raise DataError(
+                f"law {law!r} needs C = M D (non-embedding FLOPs per token x tokens, DeepSeek-AI "
+                "2024 eq. 2), but C was derived as 6ND (C_derived) at rows "
+                f"{bad_rows_message(frame, 'C', derived)}. Compute M D for those runs and give "
+                "it with --map C=COLUMN."
+            )
+    return X

@@ -8,11 +8,20 @@ area" S2 (section 3). With eta_i the learning rate used at step i (steps count f
     m_i   = lambda m_{i-1} + (eta_{i-1} - eta_i),  m_0 = 0, eta_0 = eta_1
     S2(s) = sum_{i=1..s} m_i                         (LR annealing area, momentum form)
 
-lambda is the decay factor of the annealing momentum; Tissue et al. use 0.999 (they report
-values from 0.99 to 0.999 working). It is the module constant :data:`LAMBDA`, not a fitted
-parameter: it sets the ~1/(1 - lambda) = 1,000-step delay with which a drop of the LR shows in
-the loss. S1 and S2 are in LR units x steps. During warmup the LR rises, m_i < 0 and S2 < 0
-(the formula is applied as written; the paper's fits mostly start after warmup).
+lambda is the decay factor of the annealing momentum, 0.999 as in Tissue et al. It is the
+module constant :data:`LAMBDA`, not a fitted parameter: it sets the ~1/(1 - lambda) = 1,000-step
+delay with which a drop of the LR shows in the loss. S1 and S2 are in LR units x steps.
+
+**Departure from the formula as written: the initial warmup.** While the LR rises, m_i < 0.
+Read literally, a warmup from 0 to the peak LR eta_max leaves S2 ~ -eta_max / (1 - lambda) =
+-1,000 eta_max for the rest of the run: more than the annealing area of a whole cosine decay,
+so the fitted C would describe the warmup rather than the annealing. This module does not
+count LR increases of the *initial* warmup (the steps before the LR first decreases) in the
+annealing momentum; later increases (a re-warmup, e.g. in continual pre-training) count as the
+formula says. S1 counts every step, warmup included. :func:`annealing_areas` with
+``count_warmup=True`` gives the literal formula. Like any power law in S1, the law does not
+describe the first few percent of training; give those rows weight 0 (``weights=``) rather
+than dropping them, so that S1 and S2 still see the whole schedule.
 
 | name  | meaning                                         | unit                 | internal   |
 |-------|-------------------------------------------------|----------------------|------------|
@@ -22,7 +31,7 @@ the loss. S1 and S2 are in LR units x steps. During warmup the LR rises, m_i < 0
 | C     | loss drop per unit of annealing area (>= 0)     | target / (LR step)   | C          |
 
 Bounds: L0, A > 0; alpha in [0, 5]; C in [0, inf) (annealing lowers the loss, as in the paper).
-Default starting grid: 3 (L0) x 3 (A, scaled to the data) x 3 (alpha) x 2 (C) = 54 starts.
+Default starting grid: 3 (L0) x 3 (A, scaled to the data) x 3 (alpha) x 1 (C = 0) = 27 starts.
 
 **Input: loss-curve rows.** The runs table holds one row per logged step: ``run_id``, ``step``
 (an integer >= 1), ``lr`` (the learning rate used at that step) and the loss. S1 and S2 need
@@ -36,7 +45,8 @@ repeated (run_id, step) pairs, or a zero forward area are errors that list every
 
 The law then predicts a whole curve for a schedule it was not fitted on: give the new
 schedule's (run_id, step, lr) rows to ``predict``; they go through the same ``prepare``. Rows
-must cover each run from its start: S1 and S2 depend on the whole history of the run.
+must cover each run from its start: S1 and S2 depend on the whole history of the run, so a
+table holding only the late rows of a run (e.g. a held-out tail) gives wrong areas.
 
 Computed as log L = LSE(l0, a - alpha log S1) + log(1 - C S2 / (L0 + A S1^-alpha)) so the
 log-space objective never takes the log of a sum; where the predicted loss would be <= 0 the
@@ -57,7 +67,7 @@ from scalinglab.errors import DataError
 from scalinglab.laws._law_columns import Column, bad_rows_message, require_columns
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 
-#: Decay factor of the annealing momentum (Tissue et al. 2024, section 3: 0.999).
+#: Decay factor lambda of the annealing momentum (Tissue et al. 2024, section 3).
 LAMBDA = 0.999
 
 _COLUMNS = (
@@ -71,13 +81,18 @@ def annealing_areas(
     steps: Sequence[float] | FloatArray,
     lrs: Sequence[float] | FloatArray,
     lam: float = LAMBDA,
+    *,
+    count_warmup: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """Forward area S1 and annealing area S2 of one run at each logged step.
 
     ``steps``: strictly increasing integers >= 1; ``lrs``: the LR logged at each, held constant
     back to the previous logged step (the first back to step 1). Exact when every step is
     given. Within a block of ``k`` steps at constant LR the momentum recursion has the closed
-    form m_{j+t} = lam^(t-1) m_{j+1}, so the cost is one update per logged row, not per step.
+    form m_(j+t) = lam^(t-1) m_(j+1), so the cost is one update per logged row, not per step.
+
+    ``count_warmup=False`` (the law's choice): LR increases before the LR first decreases (the
+    initial warmup) add nothing to the annealing momentum; later increases (re-warmup) do.
     """
     s = np.asarray(steps, dtype=float)
     eta = np.asarray(lrs, dtype=float)
@@ -86,11 +101,15 @@ def annealing_areas(
     s1 = s2 = m = 0.0
     prev_step = 0.0
     prev_eta = float(eta[0]) if eta.size else 0.0  # eta_0 = eta_1: no annealing at step 1
+    warmup = not count_warmup
     for i in range(s.size):
         k = float(s[i] - prev_step)  # steps in this block, all at LR eta[i]
         e = float(eta[i])
         s1 += e * k
-        first = lam * m + (prev_eta - e)  # m at the block's first step
+        if warmup and e < prev_eta:
+            warmup = False  # the first decrease ends the initial warmup
+        change = 0.0 if warmup else prev_eta - e
+        first = lam * m + change  # m at the block's first step
         if lam == 1.0:
             s2 += first * k
             m = first
@@ -168,18 +187,17 @@ _ALPHA_GRID = (0.2, 0.5, 1.0)
 def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Sequence[float]]:
     # L0 below the lowest loss; A such that A S1^-alpha spans the observed range at the
     # geometric-mean S1, one value per exponent of the grid (the grid is a product: mismatched
-    # pairs only cost a few starts); C = 0 and the C that explains half the observed range
-    # with the largest annealing area.
+    # pairs only cost a few starts). C starts at 0: the objective is smooth in C from there,
+    # while a large starting C can make the predicted loss negative (objective +inf) and
+    # strand the start.
     ymin, ymax = float(np.min(y)), float(np.max(y))
     span = max(ymax - 0.5 * ymin, 1e-12 * ymax)
     lS1_mid = float(np.mean(np.log(column(X, "S1"))))
-    s2_max = float(np.max(np.abs(column(X, "S2"))))
-    c_grid = [0.0] + ([0.5 * (ymax - ymin) / s2_max] if s2_max > 0 and ymax > ymin else [])
     return {
         "L0": [float(np.log(ymin * f)) for f in (0.3, 0.6, 0.9)],
         "A": [float(np.log(span)) + alpha * lS1_mid for alpha in _ALPHA_GRID],
         "alpha": list(_ALPHA_GRID),
-        "C": c_grid,
+        "C": [0.0],
     }
 
 

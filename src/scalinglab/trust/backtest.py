@@ -131,7 +131,7 @@ def select_law(
                 r = _quiet_fit(
                     fit_part.loc[~held], law, n_boot=0, calibrate=False, seed=seed, **fit_kwargs
                 )
-                p = predict(r, fit_part.loc[held], interval="bootstrap")
+                p = predict(r, fit_part, interval="bootstrap", rows=held)
             except ScalinglabError:
                 continue
             s = scores(
@@ -190,7 +190,7 @@ def _one(
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            p = predict(r, test, level=level)
+            p = predict(r, frame, level=level, rows=held)
     except ScalinglabError as exc:
         row.update(
             rmse_log=math.nan, mare=math.nan, max_are=math.nan, coverage=math.nan, error=str(exc)

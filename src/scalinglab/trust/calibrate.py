@@ -89,11 +89,11 @@ def nested_scores(
     frame: pd.DataFrame,
     axis_values: FloatArray,
     refit: Callable[[pd.DataFrame], Any],
-    predict_obj: Callable[[Any, pd.DataFrame], tuple[FloatArray, FloatArray]],
+    predict_obj: Callable[[Any, np.ndarray], tuple[FloatArray, FloatArray]],
     truth_obj: FloatArray,
 ) -> list[list[float]]:
     """z-scores of held-back runs: for each origin in ``NESTED_FRACTIONS``, the top fraction of
-    runs along the axis is predicted by a refit on the rest. ``predict_obj(fit, rows) ->
+    runs along the axis is predicted by a refit on the rest. ``predict_obj(fit, held_mask) ->
     (center (m,), predictive draws (K, m))`` in objective space; ``truth_obj`` the observed
     targets in objective space. One row of z per held-back run and origin, one column per level
     of ``LEVELS``."""
@@ -112,7 +112,7 @@ def nested_scores(
             fitted = refit(frame.loc[~held])
         except ScalinglabError:
             continue  # too few runs left for this origin
-        center, pred = predict_obj(fitted, frame.loc[held])
+        center, pred = predict_obj(fitted, held)
         t = truth_obj[held]
         for i in range(t.size):
             zs = []
