@@ -115,7 +115,12 @@ def register(app: typer.Typer) -> None:
         where: WhereOpt = None,
         group_by: GroupByOpt = None,
         x: XOpt = None,
-        objective: Annotated[str, typer.Option("--objective", help="huber or lsq.")] = "huber",
+        objective: Annotated[
+            str | None,
+            typer.Option(
+                "--objective", help="huber or lsq (default: the law's own, huber for losses)."
+            ),
+        ] = None,
         space: Annotated[
             str | None, typer.Option("--space", help="log or linear (default: the law's).")
         ] = None,
@@ -176,7 +181,13 @@ def register(app: typer.Typer) -> None:
         """Fit a law to runs: multi-start optimum, bootstrap intervals, warnings."""
         with user_errors():
             lw = get_law(law)
-            obj = Objective(kind=objective, space=space, delta=delta, asymmetry=asymmetry)  # type: ignore[arg-type]
+            # Objective validates kind and space itself (FitError naming the allowed values)
+            obj = Objective(
+                kind=objective or lw.default_objective,  # type: ignore[arg-type]
+                space=space,  # type: ignore[arg-type]
+                delta=delta,
+                asymmetry=asymmetry,
+            )
             shared_names = [p.strip() for p in (shared or "").split(",") if p.strip()]
             if shared_names and not group_by:
                 raise FitError("--shared needs --group-by COLUMN (the groups that share them).")

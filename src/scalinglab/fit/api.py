@@ -163,7 +163,7 @@ def fit(
             )
     if law.specialize is not None:
         law = law.specialize(runs)
-    obj = objective or Objective()
+    obj = objective or Objective(kind=law.default_objective)
     sel = dict(selection or {})
     where = str(sel.get("source") or "runs")
     if not 0.0 < level < 1.0:

@@ -92,6 +92,9 @@ class Law:
     space: Literal["log", "linear"] = "log"
     positive_target: bool = True
     data_grid: DataGrid | None = None
+    # the objective when the caller names none: "huber" (Hoffmann et al. 2022, for losses) or
+    # "lsq" (least squares, what the papers use for noisy targets such as optimal learning rates)
+    default_objective: Literal["huber", "lsq"] = "huber"
     prepare: Prepare | None = None
     specialize: Specialize | None = None
     notes: str = ""

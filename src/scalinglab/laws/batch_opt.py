@@ -23,6 +23,7 @@ from scalinglab.laws.base import Law, Param
 _STARTS = {"D": 0.5}
 
 LAW = Law(
+    default_objective="lsq",  # the paper fits least squares on log values
     name="batch_opt",
     version="1",
     title="Optimal batch size in data (Li et al. 2025, Step Law)",

@@ -34,6 +34,7 @@ def _prepare(frame: pd.DataFrame) -> dict[str, FloatArray]:
 
 
 LAW = Law(
+    default_objective="lsq",  # the paper fits least squares on log values
     name="batch_opt_compute",
     version="1",
     title="Optimal batch size in compute C = M D (DeepSeek-AI 2024)",

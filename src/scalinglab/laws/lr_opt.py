@@ -28,6 +28,7 @@ from scalinglab.laws.base import Law, Param
 _STARTS = {"N": -0.7, "D": 0.3}
 
 LAW = Law(
+    default_objective="lsq",  # the paper fits least squares on log values
     name="lr_opt",
     version="1",
     title="Optimal learning rate in model size and data (Li et al. 2025, Step Law)",

@@ -36,6 +36,7 @@ def _prepare(frame: pd.DataFrame) -> dict[str, FloatArray]:
 
 
 LAW = Law(
+    default_objective="lsq",  # the paper fits least squares on log values
     name="lr_opt_compute",
     version="1",
     title="Optimal learning rate in compute C = M D (DeepSeek-AI 2024)",
