@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from scalinglab.cli import datasets, fitcmd, runs, trustcmd
+from scalinglab.cli import datasets, fitcmd, plancmd, reportcmd, runs, trustcmd
 
 app = typer.Typer(
     name="scalinglab",
@@ -17,6 +17,8 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
 fitcmd.register(app)
 trustcmd.register(app)
+reportcmd.register(app)
+plancmd.register(app)
 
 
 def main() -> None:

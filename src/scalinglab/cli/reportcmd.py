@@ -1,0 +1,361 @@
+"""``scalinglab plot`` and ``scalinglab report``: parse, call :mod:`scalinglab.report`, render.
+
+The report modules (matplotlib, plotly) are imported inside the commands, so other commands
+start without them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from scalinglab.cli.common import (
+    JsonOpt,
+    MapOpt,
+    MetricOpt,
+    StoreOpt,
+    WhereOpt,
+    XOpt,
+    emit_json,
+    load_selection,
+    stderr_console,
+    stdout_console,
+    user_errors,
+)
+from scalinglab.cli.fitcmd import load_fit
+from scalinglab.data.datasets import dataset_names
+from scalinglab.errors import DataError
+from scalinglab.fit.result import FitResult
+
+if TYPE_CHECKING:
+    from scalinglab.report.build import ReportInputs
+
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar and no 'wrote ...' line.")
+]
+DataOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data", help="Runs file or bundled dataset (needed by backtest; isoflop/curves use it)."
+    ),
+]
+HoldoutOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--holdout",
+        help="Runs the backtest holds out (default: 'top 20% by C' for laws of N and D, else by x).",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resamples.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", help="Processes (default: up to 2 cores).")]
+
+
+def _workers(n: int) -> int:
+    return n if n > 0 else max(1, min(2, os.cpu_count() or 1))
+
+
+def is_fit_file(ref: str) -> bool:
+    """True when ``ref`` is an existing JSON file holding a fit (not runs)."""
+    p = Path(ref)
+    if not (p.is_file() and p.suffix.lower() == ".json"):
+        return False
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(raw, dict) and "law" in raw and "params" in raw
+
+
+def is_data(ref: str) -> bool:
+    """True when ``ref`` names runs: a bundled dataset or an existing file that is not a fit."""
+    if ref in dataset_names():
+        return True
+    return Path(ref).is_file() and not is_fit_file(ref)
+
+
+def _selection(frame: pd.DataFrame, source: str) -> dict[str, Any]:
+    a = frame.attrs
+    return {
+        "source": source,
+        "metric": a.get("metric"),
+        "metric_unit": a.get("metric_unit"),
+        "where": a.get("where"),
+        "x": a.get("x"),
+        "group": None,
+    }
+
+
+def _runs(
+    source: str,
+    *,
+    map: list[str] | None,
+    metric: str | None,
+    where: str | None,
+    x: str | None,
+) -> pd.DataFrame:
+    [(_, runs)] = load_selection(source, map=map, metric=metric, where=where, x=x)
+    return runs
+
+
+def _wrote(path: Path, *, quiet: bool, json_out: bool, extra: dict[str, Any]) -> None:
+    size = path.stat().st_size
+    if json_out:
+        emit_json({"path": str(path), "bytes": size, **extra})
+    elif not quiet:
+        stdout_console().print(f"wrote {path} ({size / 1e6:.2f} MB)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plot")
+    def plot_cmd(
+        fit_ref: Annotated[
+            str, typer.Argument(metavar="FIT", help="Fit file (JSON) or fit id in the store.")
+        ],
+        kind: Annotated[
+            str,
+            typer.Option(
+                "--kind",
+                help="fit, isoflop, frontier, residuals, backtest, curves or bootstrap.",
+            ),
+        ] = "fit",
+        out: Annotated[
+            Path, typer.Option("--out", "-o", help="Output image: .png or .svg.")
+        ] = Path("plot.png"),
+        data: DataOpt = None,
+        map: MapOpt = None,
+        metric: MetricOpt = None,
+        where: WhereOpt = None,
+        x: XOpt = None,
+        holdout: HoldoutOpt = None,
+        bootstrap: Annotated[
+            int, typer.Option("--bootstrap", help="Bootstrap resamples of the backtest's fit.")
+        ] = 100,
+        seed: SeedOpt = 0,
+        workers: WorkersOpt = 0,
+        store: StoreOpt = None,
+        json_out: JsonOpt = False,
+        quiet: QuietOpt = False,
+    ) -> None:
+        """Draw one figure of a fit as PNG or SVG (matplotlib)."""
+        with user_errors():
+            from scalinglab.report import plots
+            from scalinglab.report.build import backtest_for_report
+
+            if kind not in plots.KINDS:
+                raise DataError(f"--kind {kind!r} is unknown; use one of {', '.join(plots.KINDS)}.")
+            if out.suffix.lower().lstrip(".") not in plots.FORMATS:
+                raise DataError(f"--out {str(out)!r}: use a .png or .svg file name.")
+            result = load_fit(fit_ref, store)
+            runs = None
+            if data is not None:
+                runs = _runs(data, map=map, metric=metric, where=where, x=x)
+            elif kind == "backtest":
+                raise DataError(
+                    "--kind backtest needs the runs to backtest on: add --data SOURCE "
+                    "(and the --where/--metric used for the fit)."
+                )
+            predictions = None
+            axis = "C"
+            if kind == "backtest" and runs is not None:
+                from scalinglab.trust.holdout import Holdout
+
+                bt, spec = backtest_for_report(
+                    result,
+                    runs,
+                    holdout=holdout,
+                    n_boot=bootstrap,
+                    seed=seed,
+                    workers=_workers(workers),
+                )
+                predictions = bt.predictions
+                axis = Holdout.parse(spec).column or _fallback_axis(result)
+            fig = plots.figure(kind, result, runs=runs, predictions=predictions, axis=axis)
+            path = plots.save_figure(fig, out)
+            _wrote(path, quiet=quiet, json_out=json_out, extra={"kind": kind})
+
+    @app.command("report")
+    def report_cmd(
+        source: Annotated[
+            str,
+            typer.Argument(
+                metavar="FIT_OR_DATA",
+                help="A fit (JSON file or store id), or runs (file or bundled dataset) to fit first.",
+            ),
+        ],
+        out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path(
+            "report.html"
+        ),
+        law: Annotated[
+            str | None,
+            typer.Option(
+                "--law", help="Law fitted to runs (default chinchilla; power_law with --x)."
+            ),
+        ] = None,
+        data: DataOpt = None,
+        map: MapOpt = None,
+        metric: MetricOpt = None,
+        where: WhereOpt = None,
+        x: XOpt = None,
+        bootstrap: Annotated[
+            int, typer.Option("--bootstrap", help="Bootstrap resamples when fitting runs.")
+        ] = 200,
+        backtest_bootstrap: Annotated[
+            int, typer.Option("--backtest-bootstrap", help="Bootstrap resamples of the backtest.")
+        ] = 100,
+        holdout: HoldoutOpt = None,
+        no_backtest: Annotated[
+            bool, typer.Option("--no-backtest", help="Skip the backtest even with runs.")
+        ] = False,
+        compute: Annotated[
+            float | None,
+            typer.Option("--compute", help="Add the plan at this budget (FLOP), e.g. 1e24."),
+        ] = None,
+        fit_out: Annotated[
+            Path | None, typer.Option("--fit-out", help="Also write the fit shown (JSON) here.")
+        ] = None,
+        title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+        seed: SeedOpt = 0,
+        workers: WorkersOpt = 0,
+        store: StoreOpt = None,
+        json_out: JsonOpt = False,
+        quiet: QuietOpt = False,
+    ) -> None:
+        """Write one self-contained HTML report (interactive plotly figures, fit table,
+        backtest, plan) that opens without a network."""
+        with user_errors():
+            from scalinglab.report.html import write_html
+
+            if out.suffix.lower() not in (".html", ".htm"):
+                raise DataError(f"--out {str(out)!r}: the report is HTML; name it *.html.")
+            inputs = _gather(
+                source,
+                law=law,
+                data=data,
+                map=map,
+                metric=metric,
+                where=where,
+                x=x,
+                bootstrap=bootstrap,
+                backtest_bootstrap=backtest_bootstrap,
+                holdout=holdout,
+                no_backtest=no_backtest,
+                compute=compute,
+                seed=seed,
+                workers=_workers(workers),
+                store=store,
+                quiet=quiet,
+            )
+            if fit_out is not None:
+                inputs.result.save(fit_out)
+            path = write_html(inputs, out, title=title)
+            _wrote(
+                path,
+                quiet=quiet,
+                json_out=json_out,
+                extra={
+                    "law": inputs.result.law,
+                    "fit": str(fit_out) if fit_out is not None else inputs.result.fit_id,
+                    "backtest": inputs.holdout,
+                },
+            )
+            if not quiet and not json_out:
+                for w in inputs.result.warnings:
+                    stderr_console().print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+
+
+def _fallback_axis(result: FitResult) -> str:
+    v = [n for n in result.variables if not n.startswith("_")]
+    return "C" if {"N", "D"} <= set(v) else v[0]
+
+
+class _progress:
+    """A bootstrap progress bar on stderr (disabled with --quiet); ``tick(k)`` advances it."""
+
+    def __init__(self, quiet: bool, label: str, total: int = 0) -> None:
+        self.bar = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=stderr_console(),
+            transient=True,
+            disable=quiet or total <= 0,
+        )
+        self.task = self.bar.add_task(label, total=max(total, 1))
+
+    def tick(self, k: int) -> None:
+        self.bar.advance(self.task, k)
+
+    def __enter__(self) -> _progress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(None, None, None)
+
+
+def _gather(
+    source: str,
+    *,
+    law: str | None,
+    data: str | None,
+    map: list[str] | None,
+    metric: str | None,
+    where: str | None,
+    x: str | None,
+    bootstrap: int,
+    backtest_bootstrap: int,
+    holdout: str | None,
+    no_backtest: bool,
+    compute: float | None,
+    seed: int,
+    workers: int,
+    store: str | None,
+    quiet: bool,
+) -> ReportInputs:
+    from scalinglab.report.build import (
+        ReportInputs,
+        backtest_for_report,
+        fit_for_report,
+        plan_for_report,
+    )
+
+    runs: pd.DataFrame | None = None
+    if is_data(source):
+        if data is not None:
+            raise DataError(
+                f"--data {data!r} goes with a fit; {source!r} is already runs (use --where to select)."
+            )
+        runs = _runs(source, map=map, metric=metric, where=where, x=x)
+        law_name = law or ("power_law" if x is not None else "chinchilla")
+        with _progress(quiet, "bootstrap", bootstrap) as bar:
+            result = fit_for_report(
+                runs,
+                law_name,
+                n_boot=bootstrap,
+                seed=seed,
+                workers=workers,
+                progress=bar.tick,
+                selection=_selection(runs, source),
+            )
+    else:
+        if law is not None:
+            raise DataError(
+                f"--law {law!r} applies when the report fits runs; {source!r} is already a fit."
+            )
+        result = load_fit(source, store)
+        if data is not None:
+            runs = _runs(data, map=map, metric=metric, where=where, x=x)
+    bt = spec = None
+    if runs is not None and not no_backtest:
+        bt, spec = backtest_for_report(
+            result, runs, holdout=holdout, n_boot=backtest_bootstrap, seed=seed, workers=workers
+        )
+    plan = plan_for_report(result, compute) if compute is not None else None
+    return ReportInputs(result=result, runs=runs, backtest=bt, holdout=spec, plan=plan)

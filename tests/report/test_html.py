@@ -1,0 +1,223 @@
+"""The HTML report: end to end in headless Chromium with the network off, plus page checks.
+
+The browser test needs Debian's chromium (/usr/bin/chromium) and the Python playwright package
+(`scripts/setup test` installs both). Without them it FAILS; it may skip only when
+SCALINGLAB_ALLOW_SKIP_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _fixtures import planted_fit, planted_predictions, planted_runs
+
+import scalinglab
+from scalinglab.report.build import ReportInputs
+from scalinglab.report.html import parameter_values, render_html
+from scalinglab.trust.backtest import BacktestResult
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MAX_BYTES = 10_000_000
+
+
+def _entry() -> list[str]:
+    if (Path(scalinglab.__file__).parent / "__main__.py").exists():
+        return [sys.executable, "-m", "scalinglab"]
+    return [str(Path(sys.executable).parent / "scalinglab")]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SCALINGLAB_STORE"}
+    return subprocess.run(
+        [*_entry(), *args], capture_output=True, text=True, timeout=600, env=env, cwd=cwd
+    )
+
+
+@pytest.fixture(scope="module")
+def chinchilla_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The report of the bundled Chinchilla data, built through the real entry point."""
+    d = tmp_path_factory.mktemp("report")
+    proc = run_cli(
+        "report",
+        "chinchilla_epoch",
+        "--where",
+        "loss < 3.44",
+        "-o",
+        "report.html",
+        "--bootstrap",
+        "100",
+        "--fit-out",
+        "fit.json",
+        "--compute",
+        "1e24",
+        "--json",
+        cwd=d,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    return {"dir": d, "json": out, "html": d / "report.html", "fit": d / "fit.json"}
+
+
+def test_report_command_json_and_size(chinchilla_report: dict[str, Any]) -> None:
+    out, page = chinchilla_report["json"], chinchilla_report["html"]
+    assert out["path"] == "report.html" and out["bytes"] == page.stat().st_size
+    assert out["law"] == "chinchilla" and out["backtest"] == "top 20% by C"
+    assert page.stat().st_size < MAX_BYTES
+
+
+def test_report_is_self_contained(chinchilla_report: dict[str, Any]) -> None:
+    text = chinchilla_report["html"].read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\bsrc=", text)
+    assert not re.search(r"<link[^>]*\bhref=", text)
+    assert "cdn.plot.ly" not in text.split("</head>", 1)[1]  # only plotly.js itself may name it
+    for section in ("fig-fit", "fig-residuals", "fig-bootstrap", "fig-frontier", "fig-isoflop"):
+        assert f'id="{section}"' in text
+    assert 'id="backtest"' in text and 'id="plan"' in text
+
+
+def test_report_parameters_equal_the_fit_json(chinchilla_report: dict[str, Any]) -> None:
+    fit = json.loads(chinchilla_report["fit"].read_text())
+    shown = parameter_values(chinchilla_report["html"].read_text(encoding="utf-8"))
+    assert shown == fit["params"]
+    # published optimum of this selection (DESIGN.md): the report shows the same fit
+    assert fit["params"]["E"] == pytest.approx(1.81722, rel=1e-4)
+
+
+def _require_browser() -> None:
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "the Python package playwright is not installed"
+    if problem is None and not Path(CHROMIUM).exists():
+        problem = f"{CHROMIUM} is missing"
+    if problem is not None:
+        message = (
+            f"browser test cannot run: {problem}. Run `scripts/setup test` (installs playwright "
+            "and Debian's chromium)."
+        )
+        if os.environ.get("SCALINGLAB_ALLOW_SKIP_BROWSER") == "1":
+            pytest.skip(message)
+        pytest.fail(message)
+
+
+def test_report_renders_in_chromium_offline(
+    chinchilla_report: dict[str, Any], tmp_path: Path
+) -> None:
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    page_file = chinchilla_report["html"]
+    fit = json.loads(chinchilla_report["fit"].read_text())
+    errors: list[str] = []
+    blocked: list[str] = []
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            offline=True,
+            viewport={"width": 1200, "height": 900},
+        )
+        try:
+
+            def route(r: Any) -> None:
+                if r.request.url.startswith("file://"):
+                    r.continue_()
+                else:
+                    blocked.append(r.request.url)
+                    r.abort()
+
+            ctx.route("**/*", route)
+            page = ctx.new_page()
+            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page.on(
+                "console",
+                lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None,
+            )
+            page.goto(page_file.resolve().as_uri(), wait_until="load")
+            page.wait_for_function(
+                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6"
+            )
+            plots = page.locator(".js-plotly-plot")
+            n = plots.count()
+            assert n >= 6  # fit, residuals, bootstrap, frontier, isoflop, backtest
+            for i in range(n):
+                div = plots.nth(i)
+                div_id = div.get_attribute("id")
+                assert div.locator(".main-svg").count() > 0, div_id
+                assert div.locator(".main-svg path").count() > 0, div_id
+                drawn = div.locator(".scatterlayer .point, .scatterlayer .js-line, .bars path")
+                assert drawn.count() > 0, f"{div_id}: no points, lines or bars drawn"
+            cells = page.locator("#params td.param-value")
+            shown = {
+                cells.nth(i).locator("xpath=..").get_attribute("data-param"): cells.nth(i)
+                for i in range(cells.count())
+            }
+            assert set(shown) == set(fit["params"])
+            for name, cell in shown.items():
+                value = fit["params"][name]
+                raw = cell.get_attribute("data-value")
+                assert raw == repr(value) and float(raw) == value, name
+                assert cell.inner_text().strip() == format(value, ".6g"), name
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            ctx.close()
+    assert not errors, errors
+    assert not blocked, f"the report tried the network: {blocked}"
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+# ----- page content without a browser -----
+
+
+def test_text_is_escaped() -> None:
+    r = planted_fit()
+    evil = "<script>alert('x')</script>"
+    bad = dataclasses.replace(
+        r,
+        selection={**r.selection, "source": evil, "where": 'N > 1 and "<b>"'},
+        warnings=(f"warning {evil}",),
+        data={**r.data, "run_id": [f"{evil}{i}" for i in range(len(r.data["y"]))]},
+    )
+    page = render_html(ReportInputs(bad), title=f"title {evil}")
+    body = page.split("</head>", 1)[1]
+    assert evil not in body and "<b>" not in body
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body
+
+
+def test_page_with_backtest_and_plan_sections() -> None:
+    r = planted_fit()
+    bt = BacktestResult(
+        summary=__import__("pandas").DataFrame(
+            [{"law": "chinchilla", "group": None, "n_fit": 45, "n_holdout": 9, "rmse_log": 0.01}]
+        ),
+        predictions=planted_predictions(),
+        fits={},
+    )
+    plan = {"compute": 1e22, "N": {"value": 1e9, "low": 9e8, "high": 2e9}, "warnings": ["w <1>"]}
+    page = render_html(
+        ReportInputs(r, runs=planted_runs(), backtest=bt, holdout="top 20% by C", plan=plan)
+    )
+    assert 'id="fig-backtest"' in page and 'id="backtest"' in page
+    assert 'data-value="1000000000.0"' in page and "w &lt;1&gt;" in page
+    assert parameter_values(page) == r.params
