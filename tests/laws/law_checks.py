@@ -1,5 +1,6 @@
 """Checks shared by the law tests of this directory: Jacobian against central differences,
-planted data, quiet fits and interval coverage over seeds."""
+planted data, quiet fits, planted-parameter recovery, interval coverage over seeds and fits
+refused with a message."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import Phase, settings
 
 from scalinglab.fit import FitResult, fit
@@ -52,6 +54,13 @@ def assert_jacobian(
         assert err < tol, (law.param_names[p], err)
 
 
+def uniform_theta(
+    rng: np.random.Generator, bounds: list[tuple[float, float]], rows: int = 5
+) -> FloatArray:
+    """``rows`` parameter vectors, column j uniform on ``bounds[j]`` (drawn column by column)."""
+    return np.column_stack([rng.uniform(lo, hi, rows) for lo, hi in bounds])
+
+
 def planted(
     law_name: str,
     truth: Mapping[str, float],
@@ -86,6 +95,21 @@ def assert_sane(r: FitResult) -> None:
             assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi, k
 
 
+def fit_planted(
+    law_name: str,
+    truth: Mapping[str, float],
+    X: Mapping[str, FloatArray],
+    sigma: float,
+    seed: int,
+    n_boot: int = 100,
+) -> FitResult:
+    """A quiet fit of :func:`planted` data (seeded like the data), checked with
+    :func:`assert_sane`."""
+    r = quiet_fit(planted(law_name, truth, X, sigma, seed), law_name, n_boot=n_boot, seed=seed)
+    assert_sane(r)
+    return r
+
+
 def coverage(
     law_name: str,
     truth: Mapping[str, float],
@@ -103,6 +127,23 @@ def coverage(
         for k, (lo, hi) in r.intervals.items():
             inside[k] += lo <= truth[k] <= hi
     return inside
+
+
+def assert_coverage(
+    law_name: str, truth: Mapping[str, float], X: Mapping[str, FloatArray], sigma: float
+) -> None:
+    """Each true parameter inside its 95% interval for at least 8 of 10 seeds (P(<= 7) ~ 1% at
+    true coverage 0.95)."""
+    inside = coverage(law_name, truth, X, sigma)
+    assert all(n >= 8 for n in inside.values()), inside
+
+
+def assert_fit_refuses(
+    frame: pd.DataFrame, law_name: str, error: type[Exception], match: str
+) -> None:
+    """``fit(frame, law_name)`` raises ``error`` with a message matching ``match``."""
+    with pytest.raises(error, match=match):
+        fit(frame, law_name, n_boot=0)
 
 
 def max_log_error(

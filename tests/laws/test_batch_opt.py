@@ -7,10 +7,16 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from law_checks import SETTINGS, assert_jacobian, assert_sane, coverage, planted, quiet_fit
+from law_checks import (
+    SETTINGS,
+    assert_coverage,
+    assert_fit_refuses,
+    assert_jacobian,
+    fit_planted,
+    uniform_theta,
+)
 
 from scalinglab.errors import FitError
-from scalinglab.fit import fit
 from scalinglab.laws.batch_opt import LAW
 
 X = {"D": np.repeat(np.geomspace(1e9, 1e11, 6), 4)}  # 6 data sizes x 4 model sizes
@@ -33,7 +39,7 @@ def test_published_step_law_values() -> None:
 def test_jacobian_matches_central_differences(seed: int) -> None:
     rng = np.random.default_rng(seed)
     Xr = {"D": np.exp(rng.uniform(np.log(1e8), np.log(1e13), 30))}
-    theta = np.column_stack([rng.uniform(-3, 3, 5), rng.uniform(0.2, 0.8, 5)])
+    theta = uniform_theta(rng, [(-3, 3), (0.2, 0.8)])
     assert_jacobian(LAW, theta, Xr)
 
 
@@ -43,18 +49,15 @@ def test_planted_parameters_are_recovered(e: float, ld: float, seed: int) -> Non
     """24 runs at 15% scatter over two decades of D: e's 95% bootstrap interval measures
     ~+-0.033; 0.1 is three half-widths."""
     truth = {"d": float(np.exp(ld)), "e": e}
-    r = quiet_fit(planted("batch_opt", truth, X, SIGMA, seed), "batch_opt", n_boot=100, seed=seed)
-    assert_sane(r)
+    r = fit_planted("batch_opt", truth, X, SIGMA, seed)
     assert abs(r.params["e"] - e) < 0.1, r.params
 
 
 @pytest.mark.slow
 def test_truth_inside_interval_for_most_seeds() -> None:
-    inside = coverage("batch_opt", LAW.published["li2025"], X, SIGMA)
-    assert all(n >= 8 for n in inside.values()), inside
+    assert_coverage("batch_opt", LAW.published["li2025"], X, SIGMA)
 
 
 def test_missing_column_is_named() -> None:
     frame = pd.DataFrame({"tokens": [1e10, 1e11], "y": [1e5, 4e5]})
-    with pytest.raises(FitError, match=r"law 'batch_opt' needs column 'D'"):
-        fit(frame, "batch_opt", n_boot=0)
+    assert_fit_refuses(frame, "batch_opt", FitError, r"law 'batch_opt' needs column 'D'")

@@ -7,10 +7,16 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from law_checks import SETTINGS, assert_jacobian, assert_sane, coverage, planted, quiet_fit
+from law_checks import (
+    SETTINGS,
+    assert_coverage,
+    assert_fit_refuses,
+    assert_jacobian,
+    fit_planted,
+    uniform_theta,
+)
 
 from scalinglab.errors import DataError, FitError
-from scalinglab.fit import fit
 from scalinglab.laws.batch_opt_compute import LAW
 
 X = {"C": np.geomspace(1e17, 3e20, 24)}
@@ -31,7 +37,7 @@ def test_published_deepseek_values() -> None:
 def test_jacobian_matches_central_differences(seed: int) -> None:
     rng = np.random.default_rng(seed)
     Xr = {"C": np.exp(rng.uniform(np.log(1e16), np.log(1e24), 30))}
-    theta = np.column_stack([rng.uniform(-3, 3, 5), rng.uniform(0.1, 0.6, 5)])
+    theta = uniform_theta(rng, [(-3, 3), (0.1, 0.6)])
     assert_jacobian(LAW, theta, Xr)
 
 
@@ -41,25 +47,24 @@ def test_planted_parameters_are_recovered(e: float, ld: float, seed: int) -> Non
     """24 budgets over 3.5 decades at 10% scatter: e's 95% bootstrap interval measures ~+-0.016;
     0.05 is three half-widths."""
     truth = {"d": float(np.exp(ld)), "e": e}
-    frame = planted("batch_opt_compute", truth, X, SIGMA, seed)
-    r = quiet_fit(frame, "batch_opt_compute", n_boot=100, seed=seed)
-    assert_sane(r)
+    r = fit_planted("batch_opt_compute", truth, X, SIGMA, seed)
     assert abs(r.params["e"] - e) < 0.05, r.params
 
 
 @pytest.mark.slow
 def test_truth_inside_interval_for_most_seeds() -> None:
-    inside = coverage("batch_opt_compute", LAW.published["deepseek2024"], X, SIGMA)
-    assert all(n >= 8 for n in inside.values()), inside
+    assert_coverage("batch_opt_compute", LAW.published["deepseek2024"], X, SIGMA)
 
 
 def test_missing_compute_column_explains_m_times_d() -> None:
     frame = pd.DataFrame({"N": [1e8, 1e9], "D": [1e10, 1e11], "y": [1e5, 5e5]})
-    with pytest.raises(FitError, match=r"needs column 'C'.*not 6ND.*--map C=COLUMN"):
-        fit(frame, "batch_opt_compute", n_boot=0)
+    assert_fit_refuses(
+        frame, "batch_opt_compute", FitError, r"needs column 'C'.*not 6ND.*--map C=COLUMN"
+    )
 
 
 def test_compute_derived_as_6nd_is_refused() -> None:
     frame = pd.DataFrame({"C": [1e18, 6e19], "C_derived": [True, False], "y": [1e5, 5e5]})
-    with pytest.raises(DataError, match=r"derived as 6ND \(C_derived\) at rows 1 \(1e\+18\)"):
-        fit(frame, "batch_opt_compute", n_boot=0)
+    assert_fit_refuses(
+        frame, "batch_opt_compute", DataError, r"derived as 6ND \(C_derived\) at rows 1 \(1e\+18\)"
+    )

@@ -7,10 +7,18 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from law_checks import SETTINGS, assert_jacobian, assert_sane, coverage, planted, quiet_fit
+from law_checks import (
+    SETTINGS,
+    assert_coverage,
+    assert_fit_refuses,
+    assert_jacobian,
+    fit_planted,
+    planted,
+    quiet_fit,
+    uniform_theta,
+)
 
 from scalinglab.errors import FitError
-from scalinglab.fit import fit
 from scalinglab.laws.lr_opt import LAW
 
 N_GRID = np.geomspace(5e7, 5e9, 6)
@@ -38,7 +46,7 @@ def test_jacobian_matches_central_differences(seed: int) -> None:
         "N": np.exp(rng.uniform(np.log(1e7), np.log(1e11), 30)),
         "D": np.exp(rng.uniform(np.log(1e8), np.log(1e13), 30)),
     }
-    theta = np.column_stack([rng.uniform(-2, 3, 5), rng.uniform(-1, 0, 5), rng.uniform(0, 0.6, 5)])
+    theta = uniform_theta(rng, [(-2, 3), (-1, 0), (0, 0.6)])
     assert_jacobian(LAW, theta, Xr)
 
 
@@ -59,19 +67,15 @@ def test_planted_parameters_are_recovered(b: float, c: float, la: float, seed: i
     """36 cells at 10% scatter: the exponents' 95% bootstrap intervals measure ~+-0.02 (b and
     c); 0.08 is four half-widths, small next to the exponents themselves."""
     truth = {"a": float(np.exp(la)), "b": b, "c": c}
-    r = quiet_fit(planted("lr_opt", truth, X, SIGMA, seed), "lr_opt", n_boot=100, seed=seed)
-    assert_sane(r)
+    r = fit_planted("lr_opt", truth, X, SIGMA, seed)
     assert abs(r.params["b"] - b) < 0.08 and abs(r.params["c"] - c) < 0.08, r.params
 
 
 @pytest.mark.slow
 def test_truth_inside_interval_for_most_seeds() -> None:
-    inside = coverage("lr_opt", LAW.published["li2025"], X, SIGMA)
-    # 95% intervals: at least 8 of 10 seeds per parameter (P(<= 7) ~ 1% at true coverage 0.95)
-    assert all(n >= 8 for n in inside.values()), inside
+    assert_coverage("lr_opt", LAW.published["li2025"], X, SIGMA)
 
 
 def test_missing_column_is_named() -> None:
     frame = pd.DataFrame({"N": [1e8, 1e9], "tokens": [1e10, 1e11], "y": [1e-3, 5e-4]})
-    with pytest.raises(FitError, match=r"law 'lr_opt' needs column 'D'"):
-        fit(frame, "lr_opt", n_boot=0)
+    assert_fit_refuses(frame, "lr_opt", FitError, r"law 'lr_opt' needs column 'D'")

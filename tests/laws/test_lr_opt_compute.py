@@ -7,10 +7,16 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from law_checks import SETTINGS, assert_jacobian, assert_sane, coverage, planted, quiet_fit
+from law_checks import (
+    SETTINGS,
+    assert_coverage,
+    assert_fit_refuses,
+    assert_jacobian,
+    fit_planted,
+    uniform_theta,
+)
 
 from scalinglab.errors import DataError, FitError
-from scalinglab.fit import fit
 from scalinglab.laws.lr_opt_compute import LAW
 
 X = {"C": np.geomspace(1e17, 3e20, 24)}  # DeepSeek's range (1e17 - 2e19) and its 3e20 check
@@ -45,7 +51,7 @@ def test_deepseek_compute_is_not_6nd() -> None:
 def test_jacobian_matches_central_differences(seed: int) -> None:
     rng = np.random.default_rng(seed)
     Xr = {"C": np.exp(rng.uniform(np.log(1e16), np.log(1e24), 30))}
-    theta = np.column_stack([rng.uniform(-3, 3, 5), rng.uniform(-0.3, 0.0, 5)])
+    theta = uniform_theta(rng, [(-3, 3), (-0.3, 0.0)])
     assert_jacobian(LAW, theta, Xr)
 
 
@@ -55,37 +61,39 @@ def test_planted_parameters_are_recovered(b: float, la: float, seed: int) -> Non
     """24 budgets over 3.5 decades at 5% scatter: b's 95% bootstrap interval measures ~+-0.008;
     0.03 is about four half-widths."""
     truth = {"a": float(np.exp(la)), "b": b}
-    frame = planted("lr_opt_compute", truth, X, SIGMA, seed)
-    r = quiet_fit(frame, "lr_opt_compute", n_boot=100, seed=seed)
-    assert_sane(r)
+    r = fit_planted("lr_opt_compute", truth, X, SIGMA, seed)
     assert abs(r.params["b"] - b) < 0.03, r.params
 
 
 @pytest.mark.slow
 def test_truth_inside_interval_for_most_seeds() -> None:
-    inside = coverage("lr_opt_compute", LAW.published["deepseek2024"], X, SIGMA)
-    assert all(n >= 8 for n in inside.values()), inside
+    assert_coverage("lr_opt_compute", LAW.published["deepseek2024"], X, SIGMA)
 
 
 def test_missing_compute_column_explains_m_times_d() -> None:
     frame = pd.DataFrame({"N": [1e8, 1e9], "D": [1e10, 1e11], "y": [1e-3, 5e-4]})
-    with pytest.raises(
-        FitError, match=r"needs column 'C'.*non-embedding FLOPs per token.*--map C=COLUMN"
-    ):
-        fit(frame, "lr_opt_compute", n_boot=0)
+    assert_fit_refuses(
+        frame,
+        "lr_opt_compute",
+        FitError,
+        r"needs column 'C'.*non-embedding FLOPs per token.*--map C=COLUMN",
+    )
 
 
 def test_compute_derived_as_6nd_is_refused() -> None:
     frame = pd.DataFrame(
         {"C": [1e18, 6e19, 1e20], "C_derived": [False, True, True], "y": [2e-3, 1e-3, 1e-3]}
     )
-    with pytest.raises(DataError, match=r"derived as 6ND \(C_derived\) at rows 2 \(6e\+19\), 3"):
-        fit(frame, "lr_opt_compute", n_boot=0)
+    assert_fit_refuses(
+        frame, "lr_opt_compute", DataError, r"derived as 6ND \(C_derived\) at rows 2 \(6e\+19\), 3"
+    )
 
 
 def test_non_positive_compute_rows_are_listed() -> None:
     frame = pd.DataFrame({"C": [1e18, 0.0, -1.0], "y": [2e-3, 1e-3, 1e-3]})
-    with pytest.raises(
-        DataError, match=r"column 'C' .* must be a finite number > 0.*rows 2 \(0.0\), 3 \(-1.0\)"
-    ):
-        fit(frame, "lr_opt_compute", n_boot=0)
+    assert_fit_refuses(
+        frame,
+        "lr_opt_compute",
+        DataError,
+        r"column 'C' .* must be a finite number > 0.*rows 2 \(0.0\), 3 \(-1.0\)",
+    )

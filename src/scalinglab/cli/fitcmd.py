@@ -3,33 +3,40 @@
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from scalinglab.cli.common import (
+    FitArg,
     GroupByOpt,
     JsonOpt,
+    LevelOpt,
     MapOpt,
     MetricOpt,
+    ProgressBar,
+    SeedOpt,
     StoreOpt,
     WhereOpt,
+    WorkersOpt,
     XOpt,
     emit_json,
+    fmt_number,
+    load_fit,
     load_selection,
-    stderr_console,
+    print_warnings,
+    resolve_workers,
+    selection_of,
     stdout_console,
     user_errors,
 )
 from scalinglab.data.ingest import read_table
 from scalinglab.data.store import Store
-from scalinglab.errors import FitError, NotFittedError
+from scalinglab.errors import FitError
 from scalinglab.fit.api import fit, fit_groups, predict
 from scalinglab.fit.objectives import Objective
 from scalinglab.fit.result import FitResult
@@ -52,12 +59,8 @@ def _parse_fix(items: list[str] | None) -> dict[str, float]:
     return out
 
 
-def _default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
-
-
 def _fmt(v: float) -> str:
-    return "nan" if not math.isfinite(v) else f"{v:.6g}"
+    return fmt_number(v, digits=6, missing="nan")
 
 
 def _render_fit(r: FitResult) -> None:
@@ -80,8 +83,7 @@ def _render_fit(r: FitResult) -> None:
         f"{r.bootstrap['n']} resamples" + (f", fit id {r.fit_id}" if r.fit_id else ""),
         highlight=False,
     )
-    for w in r.warnings:
-        stderr_console().print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    print_warnings(r.warnings)
 
 
 def _render_allocation(alloc: dict[str, Any]) -> None:
@@ -143,10 +145,8 @@ def register(app: typer.Typer) -> None:
             typer.Option("--resample-by", help="Resample whole groups of this column (e.g. N)."),
         ] = None,
         level: Annotated[float, typer.Option("--level", help="Interval level.")] = 0.95,
-        seed: Annotated[int, typer.Option("--seed")] = 0,
-        workers: Annotated[
-            int, typer.Option("--workers", help="Processes (default: up to 2 cores).")
-        ] = 0,
+        seed: SeedOpt = 0,
+        workers: WorkersOpt = 0,
         compute: Annotated[
             float | None,
             typer.Option(
@@ -204,7 +204,7 @@ def register(app: typer.Typer) -> None:
                 kw_joint: dict[str, Any] = {"group_by": group_by, "shared": shared_names}
             else:
                 kw_joint = {}
-            n_workers = workers if workers > 0 else _default_workers()
+            n_workers = resolve_workers(workers)
             kw: dict[str, Any] = dict(
                 objective=obj,
                 weights=weights,
@@ -216,31 +216,18 @@ def register(app: typer.Typer) -> None:
                 calibrate=not no_calibrate,
             )
             total = bootstrap * len(groups)
-            with Progress(
-                TextColumn("bootstrap"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=stderr_console(),
-                transient=True,
-                disable=quiet or total == 0,
-            ) as bar:
-                task = bar.add_task("bootstrap", total=total)
-
-                def tick(k: int) -> None:
-                    bar.advance(task, k)
-
+            with ProgressBar(quiet, "bootstrap", total) as bar:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # shown from FitResult.warnings instead
                     if len(groups) == 1:
                         key, frame = groups[0]
-                        sel = _selection(frame, source, key)
+                        sel = selection_of(frame, source, key)
                         results = [
                             fit(
                                 frame,
                                 lw,
                                 workers=n_workers,
-                                progress=tick,
+                                progress=bar.tick,
                                 selection=sel,
                                 **kw,
                                 **kw_joint,
@@ -252,10 +239,10 @@ def register(app: typer.Typer) -> None:
                             sel_groups,
                             lw,
                             workers=n_workers,
-                            selection=_selection(groups[0][1], source, None),
+                            selection=selection_of(groups[0][1], source),
                             **kw,
                         )
-                        bar.advance(task, total)
+                        bar.tick(total)
             if not no_store:
                 with Store.open(store) as st:
                     results = [
@@ -289,9 +276,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("predict")
     def predict_cmd(
-        fit_ref: Annotated[
-            str, typer.Argument(metavar="FIT", help="Fit file (JSON) or fit id in the store.")
-        ],
+        fit_ref: FitArg,
         N: Annotated[
             list[float] | None, typer.Option("--N", help="Model size(s), parameters.")
         ] = None,
@@ -312,9 +297,7 @@ def register(app: typer.Typer) -> None:
         points: Annotated[
             Path | None, typer.Option("--points", help="CSV/Parquet/JSON of points.")
         ] = None,
-        level: Annotated[
-            float | None, typer.Option("--level", help="Interval level (default: the fit's).")
-        ] = None,
+        level: LevelOpt = None,
         store: StoreOpt = None,
         json_out: JsonOpt = False,
     ) -> None:
@@ -339,8 +322,7 @@ def register(app: typer.Typer) -> None:
                     table = predict_two_stage(result, load_fit(then, store), frame, level=level)
                 else:
                     table = predict(result, frame, level=level, interval=interval)
-            for w in caught:
-                stderr_console().print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
+            print_warnings(w.message for w in caught)
             lvl = result.level if level is None else level
             if json_out:
                 emit_json(
@@ -429,32 +411,7 @@ def register(app: typer.Typer) -> None:
             con.print(t)
 
 
-def _selection(frame: pd.DataFrame, source: str, key: str | None) -> dict[str, Any]:
-    a = frame.attrs
-    return {
-        "source": source,
-        "metric": a.get("metric"),
-        "metric_unit": a.get("metric_unit"),
-        "where": a.get("where"),
-        "x": a.get("x"),
-        "group": key,
-    }
-
-
 def _with_id(r: FitResult, fit_id: str) -> FitResult:
     from dataclasses import replace
 
     return replace(r, fit_id=fit_id)
-
-
-def load_fit(ref: str, store: str | None) -> FitResult:
-    """A fit from a JSON file, or from the store by id (or unique id prefix)."""
-    p = Path(ref)
-    if p.suffix.lower() == ".json" or p.exists():
-        return FitResult.load(p)
-    try:
-        with Store.open(store) as st:
-            text = st.load_fit(ref)
-    except NotFittedError:
-        raise
-    return FitResult.from_json(text, origin=f"store fit {ref}")

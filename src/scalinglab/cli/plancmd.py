@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from scalinglab.cli.common import (
+    FitArg,
     JsonOpt,
+    LevelOpt,
     StoreOpt,
     emit_json,
-    stderr_console,
+    fmt_number,
+    load_fit,
+    load_runs,
+    print_warnings,
     stdout_console,
     user_errors,
 )
-from scalinglab.cli.fitcmd import load_fit
 from scalinglab.errors import FitError
 from scalinglab.plan.planner import Plan, plan
 
@@ -36,10 +39,6 @@ _ROWS = (
 )
 
 
-def _fmt(v: Any) -> str:
-    return "-" if v is None or not math.isfinite(v) else f"{v:.4g}"
-
-
 def _render(p: Plan) -> None:
     d = p.as_dict()
     con = stdout_console()
@@ -53,7 +52,7 @@ def _render(p: Plan) -> None:
     for key, label in _ROWS:
         e = d.get(key)
         if isinstance(e, dict):
-            t.add_row(label, _fmt(e["value"]), _fmt(e["low"]), _fmt(e["high"]))
+            t.add_row(label, fmt_number(e["value"]), fmt_number(e["low"]), fmt_number(e["high"]))
     con.print(t)
     others = [k for k in p.plans if k != p.recommended]
     if others:
@@ -63,7 +62,11 @@ def _render(p: Plan) -> None:
         for k in others:
             pp = p.plans[k]
             o.add_row(
-                k, _fmt(pp.N.value), _fmt(pp.D.value), _fmt(pp.loss.value), _fmt(pp.compute.value)
+                k,
+                fmt_number(pp.N.value),
+                fmt_number(pp.D.value),
+                fmt_number(pp.loss.value),
+                fmt_number(pp.compute.value),
             )
         con.print(o)
     if p.isoflop is not None:
@@ -71,8 +74,8 @@ def _render(p: Plan) -> None:
         N, a = iso.get("N"), iso["a"]
         if isinstance(N, dict) and isinstance(a, dict):
             con.print(
-                f"IsoFLOP (approach 2): N*(C) = {_fmt(N['value'])} [{_fmt(N['low'])}, {_fmt(N['high'])}], "
-                f"exponent a = {_fmt(a['value'])} [{_fmt(a['low'])}, {_fmt(a['high'])}]",
+                f"IsoFLOP (approach 2): N*(C) = {fmt_number(N['value'])} [{fmt_number(N['low'])}, {fmt_number(N['high'])}], "
+                f"exponent a = {fmt_number(a['value'])} [{fmt_number(a['low'])}, {fmt_number(a['high'])}]",
                 highlight=False,
             )
     s = Table(title="Model shapes closest to N")
@@ -103,16 +106,13 @@ def _render(p: Plan) -> None:
     )
     for src in p.sources:
         con.print(f"  source: {src}", highlight=False)
-    for w in p.warnings:
-        stderr_console().print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+    print_warnings(p.warnings)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_cmd(
-        fit_ref: Annotated[
-            str, typer.Argument(metavar="FIT", help="Fit file (JSON) or fit id in the store.")
-        ],
+        fit_ref: FitArg,
         compute: Annotated[
             float | None, typer.Option("--compute", help="Training budget, FLOP (e.g. 1e24).")
         ] = None,
@@ -173,9 +173,7 @@ def register(app: typer.Typer) -> None:
                 help="Sweep runs (file or dataset) for an IsoFLOP (approach 2) analysis.",
             ),
         ] = None,
-        level: Annotated[
-            float | None, typer.Option("--level", help="Interval level (default: the fit's).")
-        ] = None,
+        level: LevelOpt = None,
         store: StoreOpt = None,
         json_out: JsonOpt = False,
     ) -> None:
@@ -184,11 +182,7 @@ def register(app: typer.Typer) -> None:
             if compute is None and target_loss is None:
                 raise FitError("give --compute FLOP (e.g. --compute 1e24) or --target-loss LOSS.")
             result = load_fit(fit_ref, store)
-            iso = None
-            if isoflop_runs is not None:
-                from scalinglab.cli.common import load_selection
-
-                iso = load_selection(isoflop_runs)[0][1]
+            iso = load_runs(isoflop_runs) if isoflop_runs is not None else None
             p = plan(
                 result,
                 compute=compute,

@@ -7,28 +7,31 @@ start without them.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from scalinglab.cli.common import (
+    FitArg,
     JsonOpt,
     MapOpt,
     MetricOpt,
+    ProgressBar,
     StoreOpt,
     WhereOpt,
+    WorkersOpt,
     XOpt,
     emit_json,
-    load_selection,
-    stderr_console,
+    load_fit,
+    load_runs,
+    print_warnings,
+    resolve_workers,
+    selection_of,
     stdout_console,
     user_errors,
 )
-from scalinglab.cli.fitcmd import load_fit
 from scalinglab.data.datasets import dataset_names
 from scalinglab.errors import DataError
 from scalinglab.fit.result import FitResult
@@ -52,12 +55,8 @@ HoldoutOpt = Annotated[
         help="Runs the backtest holds out (default: 'top 20% by C' for laws of N and D, else by x).",
     ),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resamples.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", help="Processes (default: up to 2 cores).")]
-
-
-def _workers(n: int) -> int:
-    return n if n > 0 else max(1, min(2, os.cpu_count() or 1))
+# unlike `fit --seed` (no help text), these commands say what the seed drives
+ResampleSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resamples.")]
 
 
 def is_fit_file(ref: str) -> bool:
@@ -79,30 +78,6 @@ def is_data(ref: str) -> bool:
     return Path(ref).is_file() and not is_fit_file(ref)
 
 
-def _selection(frame: pd.DataFrame, source: str) -> dict[str, Any]:
-    a = frame.attrs
-    return {
-        "source": source,
-        "metric": a.get("metric"),
-        "metric_unit": a.get("metric_unit"),
-        "where": a.get("where"),
-        "x": a.get("x"),
-        "group": None,
-    }
-
-
-def _runs(
-    source: str,
-    *,
-    map: list[str] | None,
-    metric: str | None,
-    where: str | None,
-    x: str | None,
-) -> pd.DataFrame:
-    [(_, runs)] = load_selection(source, map=map, metric=metric, where=where, x=x)
-    return runs
-
-
 def _wrote(path: Path, *, quiet: bool, json_out: bool, extra: dict[str, Any]) -> None:
     size = path.stat().st_size
     if json_out:
@@ -114,9 +89,7 @@ def _wrote(path: Path, *, quiet: bool, json_out: bool, extra: dict[str, Any]) ->
 def register(app: typer.Typer) -> None:
     @app.command("plot")
     def plot_cmd(
-        fit_ref: Annotated[
-            str, typer.Argument(metavar="FIT", help="Fit file (JSON) or fit id in the store.")
-        ],
+        fit_ref: FitArg,
         kind: Annotated[
             str,
             typer.Option(
@@ -136,7 +109,7 @@ def register(app: typer.Typer) -> None:
         bootstrap: Annotated[
             int, typer.Option("--bootstrap", help="Bootstrap resamples of the backtest's fit.")
         ] = 100,
-        seed: SeedOpt = 0,
+        seed: ResampleSeedOpt = 0,
         workers: WorkersOpt = 0,
         store: StoreOpt = None,
         json_out: JsonOpt = False,
@@ -154,7 +127,7 @@ def register(app: typer.Typer) -> None:
             result = load_fit(fit_ref, store)
             runs = None
             if data is not None:
-                runs = _runs(data, map=map, metric=metric, where=where, x=x)
+                runs = load_runs(data, map=map, metric=metric, where=where, x=x)
             elif kind == "backtest":
                 raise DataError(
                     "--kind backtest needs the runs to backtest on: add --data SOURCE "
@@ -171,7 +144,7 @@ def register(app: typer.Typer) -> None:
                     holdout=holdout,
                     n_boot=bootstrap,
                     seed=seed,
-                    workers=_workers(workers),
+                    workers=resolve_workers(workers),
                 )
                 predictions = bt.predictions
                 axis = Holdout.parse(spec).column or _fallback_axis(result)
@@ -220,7 +193,7 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--fit-out", help="Also write the fit shown (JSON) here.")
         ] = None,
         title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
-        seed: SeedOpt = 0,
+        seed: ResampleSeedOpt = 0,
         workers: WorkersOpt = 0,
         store: StoreOpt = None,
         json_out: JsonOpt = False,
@@ -247,7 +220,7 @@ def register(app: typer.Typer) -> None:
                 no_backtest=no_backtest,
                 compute=compute,
                 seed=seed,
-                workers=_workers(workers),
+                workers=resolve_workers(workers),
                 store=store,
                 quiet=quiet,
             )
@@ -265,39 +238,12 @@ def register(app: typer.Typer) -> None:
                 },
             )
             if not quiet and not json_out:
-                for w in inputs.result.warnings:
-                    stderr_console().print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+                print_warnings(inputs.result.warnings)
 
 
 def _fallback_axis(result: FitResult) -> str:
     v = [n for n in result.variables if not n.startswith("_")]
     return "C" if {"N", "D"} <= set(v) else v[0]
-
-
-class _progress:
-    """A bootstrap progress bar on stderr (disabled with --quiet); ``tick(k)`` advances it."""
-
-    def __init__(self, quiet: bool, label: str, total: int = 0) -> None:
-        self.bar = Progress(
-            TextColumn(label),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=stderr_console(),
-            transient=True,
-            disable=quiet or total <= 0,
-        )
-        self.task = self.bar.add_task(label, total=max(total, 1))
-
-    def tick(self, k: int) -> None:
-        self.bar.advance(self.task, k)
-
-    def __enter__(self) -> _progress:
-        self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(None, None, None)
 
 
 def _gather(
@@ -332,9 +278,9 @@ def _gather(
             raise DataError(
                 f"--data {data!r} goes with a fit; {source!r} is already runs (use --where to select)."
             )
-        runs = _runs(source, map=map, metric=metric, where=where, x=x)
+        runs = load_runs(source, map=map, metric=metric, where=where, x=x)
         law_name = law or ("power_law" if x is not None else "chinchilla")
-        with _progress(quiet, "bootstrap", bootstrap) as bar:
+        with ProgressBar(quiet, "bootstrap", bootstrap) as bar:
             result = fit_for_report(
                 runs,
                 law_name,
@@ -342,7 +288,7 @@ def _gather(
                 seed=seed,
                 workers=workers,
                 progress=bar.tick,
-                selection=_selection(runs, source),
+                selection=selection_of(runs, source),
             )
     else:
         if law is not None:
@@ -351,7 +297,7 @@ def _gather(
             )
         result = load_fit(source, store)
         if data is not None:
-            runs = _runs(data, map=map, metric=metric, where=where, x=x)
+            runs = load_runs(data, map=map, metric=metric, where=where, x=x)
     bt = spec = None
     if runs is not None and not no_backtest:
         bt, spec = backtest_for_report(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -14,9 +13,13 @@ from scalinglab.cli.common import (
     JsonOpt,
     MapOpt,
     MetricOpt,
+    RunsArg,
+    SeedOpt,
     WhereOpt,
     XOpt,
     emit_json,
+    fmt_number,
+    load_runs,
     load_selection,
     stdout_console,
     user_errors,
@@ -26,16 +29,10 @@ from scalinglab.trust.backtest import backtest
 from scalinglab.trust.diagnose import diagnose
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return "-" if not math.isfinite(v) else f"{v:.4g}"
-    return "-" if v is None else str(v)
-
-
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest_cmd(
-        source: Annotated[str, typer.Argument(help="Runs file or bundled dataset name.")],
+        source: RunsArg,
         law: Annotated[
             list[str], typer.Option("--law", help="Law(s) to compare; 'auto' chooses per group.")
         ],
@@ -57,14 +54,14 @@ def register(app: typer.Typer) -> None:
         bootstrap: Annotated[
             int, typer.Option("--bootstrap", help="Bootstrap resamples per fit.")
         ] = 200,
-        seed: Annotated[int, typer.Option("--seed")] = 0,
+        seed: SeedOpt = 0,
         workers: Annotated[int, typer.Option("--workers", help="Processes.")] = 2,
         json_out: JsonOpt = False,
     ) -> None:
         """Fit each law on the runs left after the holdout and score its predictions of the
         held-out runs: RMSE of log values, mean/max relative error, interval coverage."""
         with user_errors():
-            [(_, runs)] = load_selection(source, map=map, metric=metric, where=where, x=x)
+            runs = load_runs(source, map=map, metric=metric, where=where, x=x)
             res = backtest(
                 runs,
                 law,
@@ -82,7 +79,7 @@ def register(app: typer.Typer) -> None:
             cols = [c for c in res.summary.columns if c != "error"]
             t = Table(*cols, title=f"backtest: holdout {holdout!r}")
             for r in rows:
-                t.add_row(*(_fmt(r[c]) for c in cols))
+                t.add_row(*(fmt_number(r[c]) for c in cols))
             con = stdout_console()
             con.print(t)
             for r in rows:
@@ -91,7 +88,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("diagnose")
     def diagnose_cmd(
-        source: Annotated[str, typer.Argument(help="Runs file or bundled dataset name.")],
+        source: RunsArg,
         law: Annotated[
             str | None, typer.Option("--law", help="Also fit this law and check the fit.")
         ] = None,

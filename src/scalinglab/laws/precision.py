@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from scalinglab.laws._chinchilla_like import scale_starts
 from scalinglab.laws._law_columns import Column, numeric_columns
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 
@@ -69,17 +70,7 @@ def _evaluate(
 
 
 def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Sequence[float]]:
-    # E below the lowest loss; A and B so that each term is ~ the observed spread at the
-    # geometric-mean N and D, for each exponent of the grid
-    ymin, ymax = float(np.min(y)), float(np.max(y))
-    span = max(ymax - 0.5 * ymin, 1e-12 * ymax)
-    lN = float(np.mean(np.log(column(X, "N"))))
-    lD = float(np.mean(np.log(column(X, "D"))))
-    return {
-        "E": [float(np.log(ymin * f)) for f in (0.5, 0.9)],
-        "A": [float(np.log(span / 2)) + x * lN for x in _EXP_GRID],
-        "B": [float(np.log(span / 2)) + x * lD for x in _EXP_GRID],
-    }
+    return scale_starts(y, column(X, "N"), column(X, "D"), _EXP_GRID)
 
 
 LAW = Law(

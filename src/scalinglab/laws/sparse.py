@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import DataError
+from scalinglab.laws._chinchilla_like import scale_starts
 from scalinglab.laws._law_columns import Column, numeric_columns
 from scalinglab.laws.base import FloatArray, Jacobian, Law, Param, column
 from scalinglab.laws.chinchilla import LAW as _CHINCHILLA
@@ -103,17 +104,8 @@ _EXP_GRID = (0.25, 0.5)
 
 
 def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Sequence[float]]:
-    ymin, ymax = float(np.min(y)), float(np.max(y))
-    span = max(ymax - 0.5 * ymin, 1e-12 * ymax)
-    lN = float(np.mean(np.log(column(X, "N_avg"))))
-    lD = float(np.mean(np.log(column(X, "D"))))
-    return {
-        "E": [float(np.log(ymin * f)) for f in (0.5, 0.9)],
-        "A": [float(np.log(span / 2)) + x * lN for x in _EXP_GRID],
-        "B": [float(np.log(span / 2)) + x * lD for x in _EXP_GRID],
-        "alpha": list(_EXP_GRID),
-        "beta": list(_EXP_GRID),
-    }
+    starts = scale_starts(y, column(X, "N_avg"), column(X, "D"), _EXP_GRID)
+    return {**starts, "alpha": list(_EXP_GRID), "beta": list(_EXP_GRID)}
 
 
 LAW = Law(

@@ -1,11 +1,14 @@
 """IsoFLOP analysis, Hoffmann et al. 2022 "approach 2" (arXiv:2203.15556, section 3.2).
 
-Runs are grouped by compute budget: sorted by log10 C, a run joins the current group while its
-log10 C is within ``tolerance`` of the group's first run. For each budget with at least
-``min_runs`` distinct model sizes, a parabola L = c0 + c1 x + c2 x^2 in x = ln N is fitted by
-least squares; its vertex x* = -c1 / (2 c2) is the budget's loss-optimal size N*(C), and
-D*(C) = C / per_token(N*) follows from the FLOP convention. The interval of each minimum comes
-from a seeded bootstrap over that budget's runs.
+Runs are grouped by compute budget (:func:`group_budgets`, the one grouping rule of the
+package, also behind the report's IsoFLOP figures): sorted by log10 C, a run joins the current
+group while its log10 C is within ``tolerance`` of the group's first run. A group with at least
+``min_runs`` distinct model sizes is a budget; the runs of smaller groups belong to no budget
+(``IsoflopResult.runs`` says which budget each run is in). For each budget a parabola
+L = c0 + c1 x + c2 x^2 in x = ln N - (mean ln N of its runs) is fitted by least squares; its
+vertex x* = -c1 / (2 c2) is the budget's loss-optimal size N*(C), and D*(C) = C / per_token(N*)
+follows from the FLOP convention. The interval of each minimum comes from a seeded bootstrap
+over that budget's runs.
 
 Then ln N* = ln k_N + a ln C and ln D* = ln k_D + b ln C are fitted by least squares over the
 budgets; the interval of (a, b) comes from refitting on each bootstrap replicate of all minima.
@@ -36,7 +39,11 @@ SOURCE = "Hoffmann et al. 2022, arXiv:2203.15556, section 3.2 (approach 2: IsoFL
 
 @dataclass(frozen=True)
 class IsoflopBudget:
-    """One compute budget: its runs' parabola minimum with intervals."""
+    """One compute budget: its runs' parabola minimum with intervals.
+
+    ``parabola`` (c0, c1, c2) and ``centre`` give the point fit L = c0 + c1 x + c2 x^2 with
+    x = ln N - centre (NaN when the runs' sizes make it singular); they are not in
+    :meth:`as_dict`, whose keys the ``plan --json`` output keeps."""
 
     compute: float  # geometric mean of the group's C, FLOP
     n_runs: int
@@ -47,6 +54,14 @@ class IsoflopBudget:
     convex: bool
     bracketed: bool
     warning: str | None
+    parabola: tuple[float, float, float]
+    centre: float
+
+    def loss_at(self, N: FloatArray) -> FloatArray:
+        """The point fit's parabola at model sizes ``N`` (parameters)."""
+        c0, c1, c2 = self.parabola
+        x: FloatArray = np.log(np.asarray(N, dtype=float)) - self.centre
+        return c0 + c1 * x + c2 * x * x
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -64,6 +79,10 @@ class IsoflopBudget:
 
 @dataclass(frozen=True)
 class IsoflopResult:
+    """``runs``: one row per input run, columns N, C (FLOP), y (the target) and budget (the
+    index into ``budgets`` of the run's budget, -1 when its group had too few sizes); budgets
+    are in increasing C."""
+
     budgets: tuple[IsoflopBudget, ...]
     a: Estimate  # N* ~ C^a
     b: Estimate  # D* ~ C^b
@@ -71,6 +90,7 @@ class IsoflopResult:
     level: float
     flops: FlopConvention
     warnings: tuple[str, ...]
+    runs: pd.DataFrame
 
     def predict(self, compute: float) -> tuple[Estimate, Estimate]:
         """N*(C) and D*(C) from the fitted power laws, with intervals."""
@@ -148,7 +168,8 @@ def isoflop(
     """Approach 2 on a sweep: per-budget parabola minima, then N*(C), D*(C) power laws.
 
     ``runs``: columns N (parameters), y (loss) and C (FLOP) or D (tokens; then C from the FLOP
-    convention). ``tolerance``: width in log10 C of a budget group (0.1 = 26%).
+    convention). ``tolerance``: width in log10 C of a budget group (0.1 = 26%). ``n_boot``
+    0: no bootstrap (intervals NaN).
     """
     fc = flops or FlopConvention()
     if y not in runs.columns and "loss" in runs.columns:
@@ -181,6 +202,7 @@ def isoflop(
     warn: list[str] = []
     lnC: list[float] = []
     lnN_rows: list[FloatArray] = []
+    budget_of = np.full(N.size, -1, dtype=np.intp)
     for g in np.unique(labels):
         idx = np.flatnonzero(labels == g)
         x_all = np.log(N[idx])
@@ -216,6 +238,7 @@ def isoflop(
             )
         if msg:
             warn.append(msg)
+        budget_of[idx] = len(budgets)
         budgets.append(
             IsoflopBudget(
                 compute=Cg,
@@ -227,11 +250,14 @@ def isoflop(
                 convex=convex,
                 bracketed=bracketed,
                 warning=msg,
+                parabola=(float(coef[0, 0]), float(c1[0]), float(c2[0])),
+                centre=mu,
             )
         )
         if convex:
             lnC.append(math.log(Cg))
             lnN_rows.append(np.log(Nv))
+    table = pd.DataFrame({"N": N, "C": C, "y": L, "budget": budget_of})
     nanE = Estimate(math.nan, math.nan, math.nan)
     if len(lnC) < 2:
         warn.append(
@@ -239,7 +265,7 @@ def isoflop(
             f">= {min_runs} model sizes within {tolerance} in log10 C): no N*(C) power law."
         )
         coef4 = np.full((n_boot + 1, 4), np.nan)
-        return IsoflopResult(tuple(budgets), nanE, nanE, coef4, level, fc, tuple(warn))
+        return IsoflopResult(tuple(budgets), nanE, nanE, coef4, level, fc, tuple(warn), table)
     xc = np.array(lnC)
     lnN = np.stack(lnN_rows, axis=1)  # (B+1, budgets)
     lnD = np.log(fc.tokens(np.exp(xc)[None, :], np.exp(lnN)))
@@ -253,4 +279,5 @@ def isoflop(
         level,
         fc,
         tuple(warn),
+        table,
     )

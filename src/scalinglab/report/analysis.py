@@ -8,8 +8,9 @@ render the same way.
   and D is drawn against N at fixed tokens-per-parameter ratios r = D/N (the runs are split into
   ratio bins; each bin gets the curve at its geometric-mean ratio), so each curve is a slice of
   the surface the runs of that bin lie near.
-* :func:`isoflop`: Hoffmann et al. 2022 "approach 2" (section 3.2): runs grouped by compute
-  budget, a parabola of loss against log10 N per budget, its minimum N*; then the power law
+* :func:`isoflop`: Hoffmann et al. 2022 "approach 2" (section 3.2), computed by
+  :func:`scalinglab.plan.isoflop.isoflop` (its budget grouping): runs grouped by compute
+  budget, a parabola of loss against log N per budget, its minimum N*; then the power law
   N* = k C^a through the minima (a least-squares line in log-log). Known to be biased when the
   runs of a budget are not centred on the optimum.
 * :func:`frontier`: the compute-optimal N*(C), D*(C) of a Chinchilla fit (Hoffmann et al. 2022,
@@ -33,11 +34,11 @@ from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.laws.base import FloatArray
 from scalinglab.plan.compute_optimal import chinchilla_allocation
 from scalinglab.plan.flops import training_flops
+from scalinglab.plan.isoflop import IsoflopResult
+from scalinglab.plan.isoflop import isoflop as plan_isoflop
 
 #: Number of tokens-per-parameter bins of a law of N and D in :func:`law_curves`.
 RATIO_BINS = 4
-#: Half-width, in decades of C, of the window that gathers runs into one IsoFLOP budget.
-ISOFLOP_TOLERANCE = 0.05
 #: Points along each drawn curve.
 CURVE_POINTS = 120
 UNITS = {"N": "parameters", "D": "tokens", "C": "FLOP", "step": "steps"}
@@ -220,24 +221,24 @@ class Budget:
     budget: int
     C: float
     n_runs: int
-    a: float
-    b: float
-    c: float
     N_opt: float
     loss_opt: float
 
 
 @dataclass(frozen=True)
 class IsoFlop:
-    """``runs``: N, y, C, budget (label index, -1 = in no budget); ``budgets``: one row per
-    budget with C (geometric mean), n_runs, the parabola (a, b, c of y = a u^2 + b u + c,
-    u = log10 N), N_opt and loss_opt (NaN when the parabola opens downwards); ``exponent`` and
-    ``coefficient``: N* = coefficient * C^exponent (NaN with fewer than 2 minima)."""
+    """The tables of :func:`scalinglab.plan.isoflop.isoflop` that the figures draw.
+
+    ``runs``: N, y, C, budget (index into ``budgets``, -1 = in no budget); ``budgets``: one row
+    per budget in increasing C with C (geometric mean), n_runs, N_opt and loss_opt (NaN when the
+    parabola opens downwards); ``exponent`` and ``coefficient``: N* = coefficient * C^exponent
+    (NaN with fewer than 2 minima); ``analysis``: the result they come from."""
 
     runs: pd.DataFrame
     budgets: pd.DataFrame
     exponent: float
     coefficient: float
+    analysis: IsoflopResult
 
     def rows(self) -> list[Budget]:
         return [
@@ -245,92 +246,54 @@ class IsoFlop:
                 int(r["budget"]),
                 float(r["C"]),
                 int(r["n_runs"]),
-                *(float(r[k]) for k in ("a", "b", "c", "N_opt", "loss_opt")),
+                float(r["N_opt"]),
+                float(r["loss_opt"]),
             )
             for r in self.budgets.to_dict("records")
         ]
 
-
-def _assign_budgets(logc: FloatArray, tolerance: float, min_runs: int) -> FloatArray:
-    """Greedy: the densest window of +-tolerance decades becomes a budget, its runs leave."""
-    label = np.full(logc.size, -1)
-    free = np.ones(logc.size, dtype=bool)
-    k = 0
-    while free.sum() >= min_runs:
-        idx = np.flatnonzero(free)
-        counts = np.array([np.sum(np.abs(logc[idx] - logc[i]) <= tolerance) for i in idx])
-        best = int(np.max(counts))
-        if best < min_runs:
-            break
-        # the densest window; ties go to the smaller C (deterministic)
-        centre_i = idx[np.flatnonzero(counts == best)[0]]
-        members = idx[np.abs(logc[idx] - logc[centre_i]) <= tolerance]
-        label[members] = k
-        free[members] = False
-        k += 1
-    return label
+    def parabola(self, budget: int, points: int) -> tuple[FloatArray, FloatArray] | None:
+        """N and the fitted loss at ``points`` sizes spanning the budget's runs; None when its
+        parabola could not be fitted."""
+        b = self.analysis.budgets[budget]
+        if not all(map(math.isfinite, b.parabola)):
+            return None
+        n_grid = np.geomspace(*b.N_range, points)
+        return n_grid, b.loss_at(n_grid)
 
 
-def isoflop(
-    runs: pd.DataFrame,
-    *,
-    y: str = "y",
-    tolerance: float = ISOFLOP_TOLERANCE,
-    min_runs: int = 6,
-) -> IsoFlop:
-    """IsoFLOP analysis of ``runs`` (columns N and C, or N and D; and ``y``). Runs within
-    ``tolerance`` decades of a budget's centre form one budget (budgets need ``min_runs`` runs
-    with at least 3 distinct N); the rest are shown but not used."""
-    missing = [c for c in ("N", y) if c not in runs.columns]
-    if missing or ("C" not in runs.columns and "D" not in runs.columns):
-        raise DataError(
-            "an IsoFLOP analysis needs columns N, the target and C (or D to compute C = 6ND); "
-            f"the runs have {', '.join(map(str, runs.columns))}."
-        )
-    N = runs["N"].to_numpy(float)
-    if "C" in runs.columns:
-        C = runs["C"].to_numpy(float)
-    else:
-        C = training_flops(N, runs["D"].to_numpy(float))
-    yv = runs[y].to_numpy(float)
-    ok = np.isfinite(N) & np.isfinite(C) & np.isfinite(yv) & (N > 0) & (C > 0)
-    N, C, yv = N[ok], C[ok], yv[ok]
-    label = _assign_budgets(np.log10(C), tolerance, min_runs)
-    rows = []
-    for k in range(int(label.max()) + 1 if label.size else 0):
-        m = label == k
-        u = np.log10(N[m])
-        row: dict[str, float] = {
-            "budget": float(k),
-            "C": float(10 ** np.mean(np.log10(C[m]))),
-            "n_runs": float(m.sum()),
-            "a": math.nan,
-            "b": math.nan,
-            "c": math.nan,
-            "N_opt": math.nan,
-            "loss_opt": math.nan,
-        }
-        if np.unique(np.round(u, 6)).size >= 3:
-            a, b, c = np.polyfit(u, yv[m], 2)
-            row.update(a=float(a), b=float(b), c=float(c))
-            if a > 0:
-                u_opt = -b / (2 * a)
-                row.update(N_opt=float(10**u_opt), loss_opt=float(c - b * b / (4 * a)))
-        rows.append(row)
+def _plottable(runs: pd.DataFrame, y: str) -> pd.DataFrame:
+    """The runs a log-log figure can place (finite N > 0, C (or D) > 0 and target): the
+    figures leave the others out, where :func:`scalinglab.plan.isoflop.isoflop` rejects them."""
+    ok = np.ones(len(runs), dtype=bool)
+    for col in ("N", "C" if "C" in runs.columns else "D", y):
+        if col in runs.columns:
+            v = pd.to_numeric(runs[col], errors="coerce").to_numpy(dtype=float)
+            ok &= np.isfinite(v) if col == y else np.isfinite(v) & (v > 0)
+    return runs.loc[ok]
+
+
+def isoflop(runs: pd.DataFrame, *, y: str = "y") -> IsoFlop:
+    """IsoFLOP analysis of ``runs`` (columns N and C, or N and D; and ``y``) by
+    :func:`scalinglab.plan.isoflop.isoflop` with its budget grouping and no bootstrap; runs in
+    no budget are shown but not used."""
+    res = plan_isoflop(_plottable(runs, y), y=y, n_boot=0)
     budgets = pd.DataFrame(
-        rows, columns=["budget", "C", "n_runs", "a", "b", "c", "N_opt", "loss_opt"]
+        [
+            {
+                "budget": k,
+                "C": b.compute,
+                "n_runs": b.n_runs,
+                "N_opt": b.N.value,
+                "loss_opt": b.loss.value,
+            }
+            for k, b in enumerate(res.budgets)
+        ],
+        columns=["budget", "C", "n_runs", "N_opt", "loss_opt"],
     )
-    budgets = budgets.sort_values("C").reset_index(drop=True)
-    order = {int(b): i for i, b in enumerate(budgets["budget"])}
-    budgets["budget"] = np.arange(len(budgets))
-    relabel = np.array([order.get(int(v), -1) for v in label], dtype=int)
-    good = budgets.dropna(subset=["N_opt"])
-    exponent = coefficient = math.nan
-    if len(good) >= 2:
-        slope, icpt = np.polyfit(np.log10(good["C"]), np.log10(good["N_opt"]), 1)
-        exponent, coefficient = float(slope), float(10**icpt)
-    table = pd.DataFrame({"N": N, "y": yv, "C": C, "budget": relabel})
-    return IsoFlop(table, budgets, exponent, coefficient)
+    table = res.runs[["N", "y", "C", "budget"]]
+    exponent, coefficient = float(res.coef[0, 1]), float(math.exp(res.coef[0, 0]))
+    return IsoFlop(table, budgets, exponent, coefficient, res)
 
 
 # ----- compute-optimal frontier -----

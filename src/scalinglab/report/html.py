@@ -297,12 +297,12 @@ def figure_isoflop(runs: pd.DataFrame, result: FitResult) -> go.Figure | None:
             row=1,
             col=1,
         )
-        if math.isfinite(row.a):
-            u = np.linspace(np.log10(m["N"].min()), np.log10(m["N"].max()), 40)
+        curve = iso.parabola(row.budget, 40)
+        if curve is not None:
             fig.add_trace(
                 go.Scatter(
-                    x=(10**u).tolist(),
-                    y=(row.a * u**2 + row.b * u + row.c).tolist(),
+                    x=curve[0].tolist(),
+                    y=curve[1].tolist(),
                     mode="lines",
                     line={"color": color},
                     showlegend=False,

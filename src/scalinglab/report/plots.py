@@ -139,9 +139,9 @@ def plot_isoflop(runs: pd.DataFrame, *, result: FitResult | None = None) -> Figu
             color = cmap(norm(math.log10(row.C)))
             m = iso.runs[iso.runs["budget"] == row.budget]
             ax.scatter(m["N"], m["y"], s=12, color=color, lw=0)
-            if math.isfinite(row.a):
-                u = np.linspace(np.log10(m["N"].min()), np.log10(m["N"].max()), 60)
-                ax.plot(10**u, row.a * u**2 + row.b * u + row.c, color=color, lw=1.2)
+            curve = iso.parabola(row.budget, 60)
+            if curve is not None:
+                ax.plot(*curve, color=color, lw=1.2)
             if math.isfinite(row.N_opt):
                 ax.plot([row.N_opt], [row.loss_opt], marker="*", ms=11, color=color, mec="k")
         ax.set_xscale("log")
