@@ -199,8 +199,7 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
         quiet: QuietOpt = False,
     ) -> None:
-        """Write one self-contained HTML report (interactive plotly figures, fit table,
-        backtest, plan) that opens without a network."""
+        """Write one self-contained HTML report (interactive plotly figures, fit table, backtest, plan) that opens without a network."""
         with user_errors():
             from scalinglab.report.html import write_html
 

@@ -58,8 +58,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option("--workers", help="Processes.")] = 2,
         json_out: JsonOpt = False,
     ) -> None:
-        """Fit each law on the runs left after the holdout and score its predictions of the
-        held-out runs: RMSE of log values, mean/max relative error, interval coverage."""
+        """Fit each law on the runs left after the holdout and score its predictions of the held-out runs: RMSE of log values, mean/max relative error, interval coverage."""
         with user_errors():
             runs = load_runs(source, map=map, metric=metric, where=where, x=x)
             res = backtest(
@@ -106,8 +105,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """Flag inverse scaling, U shapes, breaks, plateaus, emergence, too few points,
-        unidentifiable fits and far extrapolation."""
+        """Flag inverse scaling, U shapes, breaks, plateaus, emergence, too few points, unidentifiable fits and far extrapolation."""
         with user_errors():
             target = {
                 k: v
