@@ -63,7 +63,10 @@ def _solve_chunk(
     # row k * n_start + j: resample k from start j
     x0 = np.tile(starts, (K, 1))
     row_w = np.repeat(W, n_start, axis=0)
-    res = minimize_batch(problem.batch_fun(row_w), x0, lower=lo, upper=hi, h0=h0)
+    # max_iter: preconditioned refits converge in tens of iterations; a resample still moving
+    # after 500 is reported as not converged (its draw is dropped and counted) rather than
+    # chased on a flat ridge
+    res = minimize_batch(problem.batch_fun(row_w), x0, lower=lo, upper=hi, h0=h0, max_iter=500)
     f = np.where(np.isfinite(res.f), res.f, np.inf).reshape(K, n_start)
     ok = ((res.status == CONVERGED) | (res.status == STALLED)).reshape(K, n_start)
     best = np.argmin(np.where(ok, f, np.inf), axis=1)

@@ -1,0 +1,221 @@
+"""Extrapolation benchmark: every applicable law through the backtest, on the bundled data.
+
+Tasks
+  (a) revisiting_lang: per learning curve, fit on ``Training == 1``, predict ``Training == 0``;
+      RMSE of log values per curve, averaged over the 20 curves (Alabdulmohsin et al. 2022).
+  (b) overtraining, RedPajama, loss_c4_val, Gadre et al. 2024's own setting: fit on the four
+      small architectures at M=20 plus the 0.011B model at M=320, predict the 1.4B/M=640 and
+      6.9B/M=20 runs (paper: 0.71% and 0.73% relative error); then the 17-task average error
+      with the loss-to-error law fitted on those runs plus the 1.4B/M=20 run (paper: 3.64%,
+      0.05%), from the observed losses and, two-stage, from the predicted ones.
+  (b') the same two targets from *all* smaller RedPajama runs, with --law auto.
+  (c) chinchilla_epoch (without its 5 under-trained runs), top 20% by compute held out.
+
+Coverage is that of the default (calibrated) 90% prediction intervals. The last line is
+``coverage_90: X``, the mean over tasks of each task's coverage (for (a), over its curves).
+Run: ``.venv/bin/python bench/extrapolation.py`` (a few minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.data import load_dataset, select_runs
+from scalinglab.fit import fit, predict
+from scalinglab.fit.twostage import predict_two_stage
+from scalinglab.laws import list_laws
+from scalinglab.trust import backtest
+
+warnings.simplefilter("ignore")
+LEVEL = 0.9
+WORKERS = 2
+rows: list[dict[str, object]] = []
+task_coverage: dict[str, float] = {}
+
+
+def add(task: str, law: str, error: float, kind: str, coverage: float, published: str = "") -> None:
+    rows.append(
+        {
+            "task": task,
+            "law": law,
+            "error": error,
+            "metric": kind,
+            "coverage_90": coverage,
+            "published": published,
+        }
+    )
+
+
+def have(name: str) -> bool:
+    return name in {lw.name for lw in list_laws()}
+
+
+def task_a() -> None:
+    runs = select_runs(load_dataset("revisiting_lang"), x="Seen Examples")
+    laws = [n for n in ("power_law", "m4", "bnsl", "bnsl2") if have(n)] + ["auto"]
+    res = backtest(
+        runs,
+        laws,
+        "Training == 0",
+        group_by=["Domain", "Task", "Model"],
+        level=LEVEL,
+        n_boot=200,
+        workers=WORKERS,
+    )
+    s = res.summary
+    for law in laws:
+        part = s[s["law"] == law]
+        add(
+            "a revisiting_lang (20 curves)",
+            law,
+            float(part["rmse_log"].mean()),
+            "mean RMSE(log)",
+            float(part["coverage_90"].mean()),
+            "M4 ~0.0086, power law ~0.017 (Alabdulmohsin et al. 2022)"
+            if law in ("m4", "power_law")
+            else "",
+        )
+    chosen = s[s["law"] == "auto"]["chosen"].value_counts().to_dict()
+    print(f"(a) auto chose: {chosen}")
+    task_coverage["a"] = float(s[s["law"] == "auto"]["coverage_90"].mean())
+
+
+def _gadre_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    models = select_runs(
+        load_dataset("overtraining_models"), metric="loss_c4_val", where="dataset == 'rpj'"
+    )
+    small = ["d=96_l=8_h=4", "d=512_l=8_h=4", "d=576_l=24_h=8", "d=1024_l=24_h=8"]
+    m = models["token_multiplier"]
+    fit_set = models[
+        (models["architecture"].isin(small) & (m == 20))
+        | ((models["architecture"] == "d=96_l=8_h=4") & (m == 320))
+    ]
+    targets = models[
+        ((models["architecture"] == "open_lm_1b") & (m == 640))
+        | ((models["architecture"] == "open_lm_7b") & (m == 20))
+    ]
+    return models, fit_set, targets
+
+
+def task_b() -> None:
+    _, fit_set, targets = _gadre_tables()
+    if not have("overtraining"):
+        print("(b) law 'overtraining' not available: skipped")
+        return
+    r = fit(fit_set, "overtraining", n_boot=1000, seed=0, workers=WORKERS)
+    p = predict(r, targets, level=LEVEL)
+    truth = targets["y"].to_numpy()
+    rel = np.abs(p["value"].to_numpy() - truth) / truth
+    cov = float(np.mean((p["low"] <= truth) & (truth <= p["high"])))
+    for name, e in zip(targets["architecture"], rel, strict=True):
+        add(
+            f"b Gadre setting, {name}",
+            "overtraining",
+            float(e),
+            "rel. error",
+            cov,
+            "0.71% (1B/M=640), 0.73% (7B/M=20)",
+        )
+    task_coverage["b loss"] = cov
+    if not have("downstream_error"):
+        return
+    ds = select_runs(
+        load_dataset("overtraining_downstream"),
+        metric="err_avg_17",
+        where="dataset == 'rpj'",
+        x="loss_c4_val",
+    )
+    ids = set(fit_set["run_id"]) | {
+        rid for rid in ds["run_id"] if "open_lm_1b" in rid and rid.endswith("-1.0")
+    }
+    ds_fit = ds[ds["run_id"].isin(ids)]
+    ds_t = ds[ds["run_id"].isin(set(targets["run_id"]))]
+    r2 = fit(ds_fit, "downstream_error", n_boot=1000, seed=0, workers=WORKERS)
+    p2 = predict(r2, ds_t, level=LEVEL)
+    t2 = ds_t["y"].to_numpy()
+    rel2 = np.abs(p2["value"].to_numpy() - t2) / t2
+    cov2 = float(np.mean((p2["low"] <= t2) & (t2 <= p2["high"])))
+    for name, e in zip(ds_t["architecture"], rel2, strict=True):
+        add(
+            f"b 17-task error from observed loss, {name}",
+            "downstream_error",
+            float(e),
+            "rel. error",
+            cov2,
+            "3.64% (1B/M=640), 0.05% (7B/M=20)",
+        )
+    two = predict_two_stage(r, r2, ds_t.reset_index(drop=True), level=LEVEL)
+    rel3 = np.abs(two["value"].to_numpy() - t2) / t2
+    cov3 = float(np.mean((two["low"] <= t2) & (t2 <= two["high"])))
+    for name, e in zip(ds_t["architecture"], rel3, strict=True):
+        add(
+            f"b 17-task error two-stage (N, D -> loss -> error), {name}",
+            "overtraining+downstream_error",
+            float(e),
+            "rel. error",
+            cov3,
+        )
+    task_coverage["b downstream"] = cov2
+    task_coverage["b two-stage"] = cov3
+
+
+def task_b_auto() -> None:
+    models, _, targets = _gadre_tables()
+    smaller = models[models["N"] < 1e9]
+    table = pd.concat([smaller, targets])
+    res = backtest(table, ["auto"], "N > 1e9", level=LEVEL, n_boot=500, workers=WORKERS)
+    pred = res.predictions
+    rel = np.abs(pred["value"] - pred["truth"]) / pred["truth"]
+    s = res.summary.iloc[0]
+    for rid, e in zip(pred["run_id"], rel, strict=True):
+        add(
+            f"b' all smaller rpj runs -> {rid}",
+            f"auto ({s['chosen']})",
+            float(e),
+            "rel. error",
+            float(s["coverage_90"]),
+        )
+    task_coverage["b' auto"] = float(s["coverage_90"])
+
+
+def task_c() -> None:
+    runs = select_runs(load_dataset("chinchilla_epoch"), where="loss < 3.44")
+    laws = ["chinchilla", "kaplan", "auto"]
+    res = backtest(runs, laws, "top 20% by C", level=LEVEL, n_boot=500, workers=WORKERS)
+    for r in res.records():
+        name = r["law"] if r["law"] != "auto" else f"auto ({r['chosen']})"
+        add(
+            "c chinchilla_epoch, top 20% by C",
+            name,
+            float(r["rmse_log"]),
+            "RMSE(log)",
+            float(r["coverage_90"]),
+        )
+    auto = res.summary[res.summary["law"] == "auto"].iloc[0]
+    task_coverage["c"] = float(auto["coverage_90"])
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    for task in (task_a, task_b, task_b_auto, task_c):
+        t = time.perf_counter()
+        task()
+        print(f"{task.__name__}: {time.perf_counter() - t:.0f} s")
+    table = pd.DataFrame(rows)
+    with pd.option_context(
+        "display.width", 200, "display.max_colwidth", 70, "display.float_format", "{:.4g}".format
+    ):
+        print(table.to_string(index=False))
+    print("task coverages:", {k: round(v, 3) for k, v in task_coverage.items()})
+    print(f"total {time.perf_counter() - t0:.0f} s")
+    cov = [v for v in task_coverage.values() if not math.isnan(v)]
+    print(f"coverage_90: {float(np.mean(cov)):.3f}")
+
+
+if __name__ == "__main__":
+    main()
