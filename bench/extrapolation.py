@@ -57,14 +57,16 @@ def have(name: str) -> bool:
 
 def task_a() -> None:
     runs = select_runs(load_dataset("revisiting_lang"), x="Seen Examples")
-    laws = [n for n in ("power_law", "m4", "bnsl", "bnsl2") if have(n)] + ["auto"]
+    # auto chooses between the estimators the paper finds best and worst here (M4 and the power
+    # law); the broken power laws are much slower on these curves and were left out of (a)
+    laws = [n for n in ("power_law", "m4") if have(n)] + ["auto"]
     res = backtest(
         runs,
         laws,
         "Training == 0",
         group_by=["Domain", "Task", "Model"],
         level=LEVEL,
-        n_boot=200,
+        n_boot=50,
         workers=WORKERS,
     )
     s = res.summary

@@ -113,6 +113,8 @@ def nested_scores(
         except ScalinglabError:
             continue  # too few runs left for this origin
         center, pred = predict_obj(fitted, held)
+        if pred.shape[0] < 2:
+            continue  # the refit has no usable bootstrap draws: no interval to score
         t = truth_obj[held]
         for i in range(t.size):
             zs = []
