@@ -267,6 +267,11 @@ def fit(
         theta_d = problem.full_theta(np.where(np.isfinite(bs.x), bs.x, 0.0))
         draws = law.to_natural(theta_d)
         draws[~bs.converged] = np.nan
+        n_limit = int(bs.at_limit.sum())
+        if n_limit:
+            warn.append(
+                f"{n_limit} of {n_boot} bootstrap refits were still moving along a flat ridge at the iteration limit; their draws are kept (the intervals show the ridge)."
+            )
         if n_conv < 0.95 * n_boot:
             warn.append(
                 f"only {n_conv} of {n_boot} bootstrap refits converged; intervals use those only."

@@ -38,7 +38,8 @@ CHUNK = 250  # resamples per task: big batches amortise the per-iteration overhe
 class BootstrapResult:
     x: FloatArray  # (K, F) optimum per resample, free internal coordinates (NaN if failed)
     f: FloatArray  # (K,)
-    converged: NDArray[np.bool_]
+    converged: NDArray[np.bool_]  # a usable optimum (includes at_limit)
+    at_limit: NDArray[np.bool_]  # stopped at the iteration limit on a flat ridge (draw kept)
     weights_seed: int
 
 
@@ -57,7 +58,7 @@ def resample_weights(
 
 def _solve_chunk(
     problem: Problem, starts: FloatArray, W: FloatArray, h0: FloatArray | None
-) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+) -> tuple[FloatArray, FloatArray, NDArray[np.bool_], NDArray[np.bool_]]:
     K, n_start = W.shape[0], starts.shape[0]
     lo, hi = problem.bounds()
     # row k * n_start + j: resample k from start j
@@ -79,7 +80,8 @@ def _solve_chunk(
     x = res.x[idx]
     conv = ok[np.arange(K), best] & np.isfinite(f[np.arange(K), best])
     x[~conv] = np.nan
-    return x, f[np.arange(K), best], conv
+    at_limit = (res.status.reshape(K, n_start)[np.arange(K), best] == MAXITER) & conv
+    return x, f[np.arange(K), best], conv, at_limit
 
 
 def bootstrap(
@@ -100,9 +102,10 @@ def bootstrap(
     xs: list[FloatArray] = [np.empty(0)] * len(chunks)
     fs: list[FloatArray] = [np.empty(0)] * len(chunks)
     cs: list[NDArray[np.bool_]] = [np.empty(0, dtype=bool)] * len(chunks)
+    ls: list[NDArray[np.bool_]] = [np.empty(0, dtype=bool)] * len(chunks)
     if workers <= 1 or len(chunks) == 1:
         for k, (a, b) in enumerate(chunks):
-            xs[k], fs[k], cs[k] = _solve_chunk(problem, starts, W[a:b], h0)
+            xs[k], fs[k], cs[k], ls[k] = _solve_chunk(problem, starts, W[a:b], h0)
             if progress:
                 progress(b - a)
     else:
@@ -118,10 +121,14 @@ def bootstrap(
             }
             for fut in cf.as_completed(futs):
                 k = futs[fut]
-                xs[k], fs[k], cs[k] = fut.result()
+                xs[k], fs[k], cs[k], ls[k] = fut.result()
                 if progress:
                     a, b = chunks[k]
                     progress(b - a)
     return BootstrapResult(
-        x=np.concatenate(xs), f=np.concatenate(fs), converged=np.concatenate(cs), weights_seed=seed
+        x=np.concatenate(xs),
+        f=np.concatenate(fs),
+        converged=np.concatenate(cs),
+        at_limit=np.concatenate(ls),
+        weights_seed=seed,
     )
