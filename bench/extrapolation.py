@@ -107,6 +107,22 @@ def _gadre_tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return models, fit_set, targets
 
 
+def _score_targets(
+    task: str,
+    law: str,
+    pred: pd.DataFrame,
+    truth: np.ndarray,
+    names: pd.Series,
+    published: str = "",
+) -> None:
+    """Relative error per held-out target, the pooled coverage of task (b)."""
+    rel = np.abs(pred["value"].to_numpy() - truth) / truth
+    inside = (pred["low"].to_numpy() <= truth) & (truth <= pred["high"].to_numpy())
+    for name, e in zip(names, rel, strict=True):
+        add(f"{task}, {name}", law, float(e), "rel. error", float(np.mean(inside)), published)
+    b_inside.extend(bool(v) for v in inside)
+
+
 def task_b() -> None:
     _, fit_set, targets = _gadre_tables()
     if not have("overtraining"):
@@ -115,18 +131,14 @@ def task_b() -> None:
     r = fit(fit_set, "overtraining", n_boot=1000, seed=0, workers=WORKERS)
     p = predict(r, targets, level=LEVEL)
     truth = targets["y"].to_numpy()
-    rel = np.abs(p["value"].to_numpy() - truth) / truth
-    cov = float(np.mean((p["low"] <= truth) & (truth <= p["high"])))
-    for name, e in zip(targets["architecture"], rel, strict=True):
-        add(
-            f"b Gadre setting, {name}",
-            "overtraining",
-            float(e),
-            "rel. error",
-            cov,
-            "0.71% (1B/M=640), 0.73% (7B/M=20)",
-        )
-    b_inside.extend(bool(v) for v in (p["low"] <= truth) & (truth <= p["high"]))
+    _score_targets(
+        "b Gadre setting",
+        "overtraining",
+        p,
+        truth,
+        targets["architecture"],
+        "0.71% (1B/M=640), 0.73% (7B/M=20)",
+    )
     if not have("downstream_error"):
         return
     ds = select_runs(
@@ -141,32 +153,23 @@ def task_b() -> None:
     ds_fit = ds[ds["run_id"].isin(ids)]
     ds_t = ds[ds["run_id"].isin(set(targets["run_id"]))]
     r2 = fit(ds_fit, "downstream_error", n_boot=1000, seed=0, workers=WORKERS)
-    p2 = predict(r2, ds_t, level=LEVEL)
     t2 = ds_t["y"].to_numpy()
-    rel2 = np.abs(p2["value"].to_numpy() - t2) / t2
-    cov2 = float(np.mean((p2["low"] <= t2) & (t2 <= p2["high"])))
-    for name, e in zip(ds_t["architecture"], rel2, strict=True):
-        add(
-            f"b 17-task error from observed loss, {name}",
-            "downstream_error",
-            float(e),
-            "rel. error",
-            cov2,
-            "3.64% (1B/M=640), 0.05% (7B/M=20)",
-        )
+    _score_targets(
+        "b 17-task error from observed loss",
+        "downstream_error",
+        predict(r2, ds_t, level=LEVEL),
+        t2,
+        ds_t["architecture"],
+    )
     two = predict_two_stage(r, r2, ds_t.reset_index(drop=True), level=LEVEL)
-    rel3 = np.abs(two["value"].to_numpy() - t2) / t2
-    cov3 = float(np.mean((two["low"] <= t2) & (t2 <= two["high"])))
-    for name, e in zip(ds_t["architecture"], rel3, strict=True):
-        add(
-            f"b 17-task error two-stage (N, D -> loss -> error), {name}",
-            "overtraining+downstream_error",
-            float(e),
-            "rel. error",
-            cov3,
-        )
-    b_inside.extend(bool(v) for v in (p2["low"] <= t2) & (t2 <= p2["high"]))
-    b_inside.extend(bool(v) for v in (two["low"] <= t2) & (t2 <= two["high"]))
+    _score_targets(
+        "b 17-task error two-stage (N, D -> loss -> error)",
+        "overtraining+downstream_error",
+        two,
+        t2,
+        ds_t["architecture"],
+        "3.64% (1B/M=640), 0.05% (7B/M=20), from predicted loss",
+    )
 
 
 def task_b_auto() -> None:
@@ -175,18 +178,13 @@ def task_b_auto() -> None:
     table = pd.concat([smaller, targets])
     res = backtest(table, ["auto"], "N > 1e9", level=LEVEL, n_boot=500, workers=WORKERS)
     pred = res.predictions
-    rel = np.abs(pred["value"] - pred["truth"]) / pred["truth"]
-    s = res.summary.iloc[0]
-    for rid, e in zip(pred["run_id"], rel, strict=True):
-        add(
-            f"b' all smaller rpj runs -> {rid}",
-            f"auto ({s['chosen']})",
-            float(e),
-            "rel. error",
-            float(s["coverage_90"]),
-        )
-    b_inside.extend(
-        bool(v) for v in (pred["low"] <= pred["truth"]) & (pred["truth"] <= pred["high"])
+    chosen = res.summary.iloc[0]["chosen"]
+    _score_targets(
+        "b' all smaller rpj runs",
+        f"auto ({chosen})",
+        pred,
+        pred["truth"].to_numpy(),
+        pred["run_id"],
     )
     task_coverage["b"] = float(np.mean(b_inside))
 
