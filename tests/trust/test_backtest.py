@@ -7,7 +7,7 @@ import pytest
 from scalinglab.errors import FitError
 from scalinglab.fit import fit, predict
 from scalinglab.trust import backtest
-from scalinglab.trust.backtest import scores
+from scalinglab.trust.backtest import choose_laws, scores
 
 
 def planted(seed=0, sd=0.01):
@@ -98,3 +98,81 @@ def test_backtest_errors():
         backtest(runs, ["chinchila"], "top 20% by C")
     with pytest.raises(FitError, match="level must be between 0 and 1"):
         backtest(runs, ["chinchilla"], "top 20% by C", level=1.5)
+
+
+def kaplan_shaped(seed=0, sd=0.005):
+    rng = np.random.default_rng(seed)
+    N, D = np.meshgrid(np.logspace(7, 9.5, 6), np.logspace(9, 11, 5))
+    N, D = N.ravel(), D.ravel()
+    y = ((8.8e13 / N) ** (0.076 / 0.095) + 5.4e13 / D) ** 0.095
+    y = y * np.exp(rng.normal(0, sd, N.size))
+    return pd.DataFrame({"run_id": [f"k{i}" for i in range(N.size)], "N": N, "D": D, "y": y})
+
+
+def two_families():
+    a = planted(4, sd=0.005).drop(columns="lab").assign(lab="chin")
+    b = kaplan_shaped(5).assign(lab="kap")
+    return pd.concat([a, b], ignore_index=True)
+
+
+def test_choose_laws_per_group_and_pooled():
+    errors = {
+        "g1": {"p": [0.01, 0.01], "q": [0.02, 0.02]},  # p better by log 2
+        "g2": {"p": [0.04], "q": [0.03]},  # q better by log(4/3)
+        "g3": {"p": [0.01], "q": []},  # q not backtested here
+    }
+    assert choose_laws(errors, "group") == {"g1": "p", "g2": "q", "g3": "p"}
+    # pooled over the groups where both were backtested (g1, g2): mean log error
+    mean_p = np.mean([np.log(0.01), np.log(0.04)])
+    mean_q = np.mean([np.log(0.02), np.log(0.03)])
+    assert mean_p < mean_q
+    assert choose_laws(errors, "pooled") == {"g1": "p", "g2": "p", "g3": "p"}
+    # a pooled winner that could not be backtested in a group leaves that group its own best
+    errors2 = {
+        "g1": {"p": [0.02], "q": [0.01]},
+        "g2": {"p": [0.02], "q": [0.01]},
+        "g3": {"p": [0.01], "q": []},
+    }
+    assert choose_laws(errors2, "pooled") == {"g1": "q", "g2": "q", "g3": "p"}
+    # a law backtested in fewer than half the groups is not eligible for the pooled choice
+    errors3 = {"g1": {"p": [0.02], "q": [0.001]}, "g2": {"p": [0.02]}, "g3": {"p": [0.03]}}
+    assert choose_laws(errors3, "pooled") == {"g1": "p", "g2": "p", "g3": "p"}
+    with pytest.raises(FitError, match="auto scope must be one of pooled, group"):
+        choose_laws(errors, "global")
+    with pytest.raises(FitError, match="no candidate law could be backtested"):
+        choose_laws({"g1": {"p": [], "q": []}}, "group")
+
+
+def test_auto_pooled_picks_one_law_from_the_fit_portions_of_all_groups():
+    runs = two_families()
+    laws = ["chinchilla", "kaplan", "auto"]
+    own = backtest(runs, laws, "top 20% by C", group_by="lab", n_boot=10, auto_scope="group")
+    pooled = backtest(runs, laws, "top 20% by C", group_by="lab", n_boot=10, workers=2)
+    chosen_own = own.summary.set_index("law").loc["auto"].set_index("group")["chosen"]
+    # each family's own in-fit backtest picks its own law
+    assert chosen_own.to_dict() == {"lab=chin": "chinchilla", "lab=kap": "kaplan"}
+    # pooled: one law for both, the lowest mean log error over the groups, recomputed here
+    sel = pooled.selection
+    assert set(sel["group"]) == {"lab=chin", "lab=kap"} and set(sel["law"]) == {
+        "chinchilla",
+        "kaplan",
+    }
+    for _, row in sel.iterrows():
+        assert row["score"] == pytest.approx(np.mean(np.log(row["origin_rmse_log"])))
+    pooled_score = sel.groupby("law")["score"].mean()
+    chosen = pooled.summary.set_index("law").loc["auto"].set_index("group")["chosen"]
+    assert set(chosen) == {pooled_score.idxmin()}
+    # auto's row is the chosen law's own row (same fit, same seed)
+    s = pooled.summary.set_index(["law", "group"])
+    for g, law in chosen.items():
+        assert s.loc[("auto", g), "rmse_log"] == s.loc[(law, g), "rmse_log"]
+    # wrecking the held-out truths changes no choice (nested: fit portions only)
+    wrecked = runs.copy()
+    C = wrecked["N"] * wrecked["D"]
+    for lab in ("chin", "kap"):
+        m = wrecked["lab"] == lab
+        wrecked.loc[m & (C >= np.sort(C[m])[-6]), "y"] *= 3.0
+    again = backtest(wrecked, laws, "top 20% by C", group_by="lab", n_boot=10, workers=2)
+    pd.testing.assert_frame_equal(again.selection, pooled.selection)
+    with pytest.raises(FitError, match="--auto-scope must be one of"):
+        backtest(runs, laws, "top 20% by C", group_by="lab", auto_scope="global")

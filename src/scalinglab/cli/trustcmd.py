@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -34,7 +36,8 @@ def register(app: typer.Typer) -> None:
     def backtest_cmd(
         source: RunsArg,
         law: Annotated[
-            list[str], typer.Option("--law", help="Law(s) to compare; 'auto' chooses per group.")
+            list[str],
+            typer.Option("--law", help="Law(s) to compare; 'auto' chooses by in-fit backtests."),
         ],
         holdout: Annotated[
             str,
@@ -56,6 +59,14 @@ def register(app: typer.Typer) -> None:
         ] = 200,
         seed: SeedOpt = 0,
         workers: Annotated[int, typer.Option("--workers", help="Processes.")] = 2,
+        auto_scope: Annotated[
+            str,
+            typer.Option(
+                "--auto-scope",
+                help="With --group-by, 'pooled': --law auto picks one law for all groups from "
+                "their pooled in-fit backtests; 'group': each group's own best.",
+            ),
+        ] = "pooled",
         json_out: JsonOpt = False,
     ) -> None:
         """Fit each law on the runs left after the holdout and score its predictions of the held-out runs: RMSE of log values, mean/max relative error, interval coverage."""
@@ -70,6 +81,7 @@ def register(app: typer.Typer) -> None:
                 n_boot=bootstrap,
                 seed=seed,
                 workers=workers,
+                auto_scope=auto_scope,
             )
             rows = res.records()
             if json_out:
@@ -81,6 +93,18 @@ def register(app: typer.Typer) -> None:
                 t.add_row(*(fmt_number(r[c]) for c in cols))
             con = stdout_console()
             con.print(t)
+            sel = res.selection
+            if len(sel):
+                finite = sel[np.isfinite(sel["score"])]
+                evidence = ", ".join(
+                    f"{name} {math.exp(v):.3g}"
+                    for name, v in finite.groupby("law")["score"].mean().sort_values().items()
+                )
+                scope = "pooled over the groups" if auto_scope == "pooled" else "per group"
+                con.print(
+                    f"auto ({scope}): geometric-mean RMSE(log) of the in-fit rolling-origin "
+                    f"backtests, over the groups: {evidence}"
+                )
             for r in rows:
                 if r.get("error"):
                     con.print(f"[yellow]{r['law']} {r['group'] or ''}: {r['error']}[/yellow]")
