@@ -1,3 +1,4 @@
+import math
 import warnings
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from scalinglab.errors import FitError
 from scalinglab.fit import fit, predict
 from scalinglab.trust import backtest
-from scalinglab.trust.backtest import choose_laws, scores
+from scalinglab.trust.backtest import choose_laws, group_scores, pooled_scores, scores
 
 
 def planted(seed=0, sd=0.01):
@@ -116,31 +117,41 @@ def two_families():
 
 
 def test_choose_laws_per_group_and_pooled():
+    nan = math.nan
     errors = {
         "g1": {"p": [0.01, 0.01], "q": [0.02, 0.02]},  # p better by log 2
-        "g2": {"p": [0.04], "q": [0.03]},  # q better by log(4/3)
-        "g3": {"p": [0.01], "q": []},  # q not backtested here
+        "g2": {"p": [0.04, 0.04], "q": [0.03, 0.03]},  # q better by log(4/3)
+        "g3": {"p": [0.01, 0.01], "q": [nan, nan]},  # q never backtested here
     }
     assert choose_laws(errors, "group") == {"g1": "p", "g2": "q", "g3": "p"}
-    # pooled over the groups where both were backtested (g1, g2): mean log error
-    mean_p = np.mean([np.log(0.01), np.log(0.04)])
-    mean_q = np.mean([np.log(0.02), np.log(0.03)])
+    # pooled: mean over groups of each group's mean log error; q counts as g3's worst (p's)
+    mean_p = np.mean([np.log(0.01), np.log(0.04), np.log(0.01)])
+    mean_q = np.mean([np.log(0.02), np.log(0.03), np.log(0.01)])
+    assert pooled_scores(errors) == pytest.approx({"p": mean_p, "q": mean_q})
     assert mean_p < mean_q
     assert choose_laws(errors, "pooled") == {"g1": "p", "g2": "p", "g3": "p"}
-    # a pooled winner that could not be backtested in a group leaves that group its own best
+    # a pooled winner never backtested in a group leaves that group its own best
     errors2 = {
-        "g1": {"p": [0.02], "q": [0.01]},
-        "g2": {"p": [0.02], "q": [0.01]},
-        "g3": {"p": [0.01], "q": []},
+        "g1": {"p": [0.02, 0.02], "q": [0.01, 0.01]},
+        "g2": {"p": [0.02, 0.02], "q": [0.01, 0.01]},
+        "g3": {"p": [0.01, 0.01], "q": [nan, nan]},
     }
     assert choose_laws(errors2, "pooled") == {"g1": "q", "g2": "q", "g3": "p"}
-    # a law backtested in fewer than half the groups is not eligible for the pooled choice
-    errors3 = {"g1": {"p": [0.02], "q": [0.001]}, "g2": {"p": [0.02]}, "g3": {"p": [0.03]}}
-    assert choose_laws(errors3, "pooled") == {"g1": "p", "g2": "p", "g3": "p"}
+    # laws are compared on the same origins: q, backtested only at the easy first origin, counts
+    # as the worst candidate (r) at the second and loses to p, though its own mean is lowest
+    errors3 = {"g1": {"p": [0.02, 0.02], "q": [0.015, nan], "r": [0.03, 0.05]}}
+    assert group_scores(errors3["g1"]) == pytest.approx(
+        {
+            "p": np.mean(np.log([0.02, 0.02])),
+            "q": np.mean(np.log([0.015, 0.05])),
+            "r": np.mean(np.log([0.03, 0.05])),
+        }
+    )
+    assert choose_laws(errors3, "group") == {"g1": "p"}
     with pytest.raises(FitError, match="auto scope must be one of pooled, group"):
         choose_laws(errors, "global")
     with pytest.raises(FitError, match="no candidate law could be backtested"):
-        choose_laws({"g1": {"p": [], "q": []}}, "group")
+        choose_laws({"g1": {"p": [nan], "q": [nan]}}, "group")
 
 
 def test_auto_pooled_picks_one_law_from_the_fit_portions_of_all_groups():

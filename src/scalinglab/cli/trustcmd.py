@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -27,7 +26,7 @@ from scalinglab.cli.common import (
     user_errors,
 )
 from scalinglab.errors import FitError
-from scalinglab.trust.backtest import backtest
+from scalinglab.trust.backtest import backtest, errors_from_selection, pooled_scores
 from scalinglab.trust.diagnose import diagnose
 
 
@@ -95,15 +94,15 @@ def register(app: typer.Typer) -> None:
             con.print(t)
             sel = res.selection
             if len(sel):
-                finite = sel[np.isfinite(sel["score"])]
+                pooled = pooled_scores(errors_from_selection(sel))
                 evidence = ", ".join(
                     f"{name} {math.exp(v):.3g}"
-                    for name, v in finite.groupby("law")["score"].mean().sort_values().items()
+                    for name, v in sorted(pooled.items(), key=lambda kv: kv[1])
                 )
-                scope = "pooled over the groups" if auto_scope == "pooled" else "per group"
+                scope = "one law for all groups" if auto_scope == "pooled" else "per group"
                 con.print(
-                    f"auto ({scope}): geometric-mean RMSE(log) of the in-fit rolling-origin "
-                    f"backtests, over the groups: {evidence}"
+                    f"auto ({scope}); in-fit rolling-origin backtests, geometric-mean "
+                    f"RMSE(log) over origins and groups: {evidence}"
                 )
             for r in rows:
                 if r.get("error"):

@@ -120,19 +120,20 @@ def selection_errors(
     seed: int,
     fit_kwargs: dict[str, Any],
 ) -> list[float]:
-    """RMSE(log) of ``law`` in rolling-origin backtests inside ``fit_part``: hold back its top
-    10%, 20%, 30% along ``axis`` (or the law's default axis), fit the rest, predict the held
-    back runs. Origins where the law cannot be fitted are left out (so the list may be empty)."""
+    """RMSE(log) of ``law`` in rolling-origin backtests inside ``fit_part``, one per origin of
+    :data:`SELECTION_FRACTIONS`: hold back the top 10%, 20%, 30% along ``axis`` (or the law's
+    default axis), fit the rest, predict the held back runs. NaN where the law could not be
+    backtested (too few runs left for its parameters, a failed fit, a non-positive value)."""
+    errs = [math.nan] * len(SELECTION_FRACTIONS)
     ax_name = axis or default_axis(law, fit_part)
     if ax_name is None:
-        return []
+        return errs
     try:
         ax = axis_values(fit_part, ax_name)
     except ScalinglabError:
-        return []
+        return errs
     order = np.sort(ax)
-    errs: list[float] = []
-    for frac in SELECTION_FRACTIONS:
+    for i, frac in enumerate(SELECTION_FRACTIONS):
         k = max(1, math.ceil(frac * ax.size))
         held = ax >= order[ax.size - k]
         if held.all():
@@ -150,62 +151,82 @@ def selection_errors(
             p["low"].to_numpy(),
             p["high"].to_numpy(),
         )
-        if math.isfinite(s["rmse_log"]) and s["rmse_log"] > 0.0:
-            errs.append(s["rmse_log"])
+        if math.isfinite(s["rmse_log"]):
+            errs[i] = max(s["rmse_log"], 1e-300)
     return errs
 
 
-def _log_score(errs: Sequence[float]) -> float:
-    """A law's selection score in one group: the mean log RMSE(log) over its origins."""
-    return float(np.mean(np.log(errs))) if len(errs) else math.inf
+def group_scores(per_law: dict[str, list[float]]) -> dict[str, float]:
+    """Each law's selection score in one group: the mean over the origins of log RMSE(log),
+    where a law that could not be backtested at an origin some other law was backtested at
+    counts as the worst of them there (no evidence that it extrapolates is treated as bad
+    evidence, and laws are compared on the same origins). Laws never backtested in the group
+    get no score."""
+    names = [n for n, e in per_law.items() if np.isfinite(e).any()]
+    if not names:
+        return {}
+    logs = np.log(np.array([per_law[n] for n in names], dtype=float))  # laws x origins
+    seen = np.isfinite(logs).any(axis=0)
+    worst = np.max(np.where(np.isfinite(logs), logs, -np.inf), axis=0)
+    filled = np.where(np.isfinite(logs), logs, worst)[:, seen]
+    return {n: float(v) for n, v in zip(names, filled.mean(axis=1), strict=True)}
+
+
+def pooled_scores(errors: dict[str | None, dict[str, list[float]]]) -> dict[str, float]:
+    """Each law's pooled score: the mean over the groups of its :func:`group_scores`, a law
+    never backtested in a group counting as that group's worst score."""
+    by_group = [sc for sc in (group_scores(per_law) for per_law in errors.values()) if sc]
+    names = sorted({n for sc in by_group for n in sc})
+    return {n: float(np.mean([sc.get(n, max(sc.values())) for sc in by_group])) for n in names}
 
 
 def choose_laws(
     errors: dict[str | None, dict[str, list[float]]], scope: str = "pooled"
 ) -> dict[str | None, str]:
     """The law ``--law auto`` uses in each group, from the rolling-origin errors
-    ``errors[group][law]`` (see :func:`selection_errors`).
+    ``errors[group][law]`` (see :func:`selection_errors` and :func:`group_scores`).
 
-    ``scope="group"``: each group's own lowest mean log error. ``scope="pooled"``: one law for
-    all groups, the lowest mean over groups of each group's mean log error (a scale-free
-    comparison: a curve with small errors weighs as much as one with large errors), over the
-    groups where every eligible law could be backtested; a law backtested in fewer than half
-    the groups is not eligible. A group where the pooled choice could not be backtested gets
-    its own best. Ties go to the alphabetically first name."""
+    ``scope="group"``: each group's own lowest score. ``scope="pooled"``: one law for all
+    groups, the lowest mean over the groups of the group scores (a scale-free comparison: a
+    curve with small errors weighs as much as one with large errors; a law never backtested in
+    a group counts as the worst there). A group where the pooled choice was never backtested
+    keeps its own best. Ties go to the alphabetically first name."""
     if scope not in AUTO_SCOPES:
         raise FitError(f"auto scope must be one of {', '.join(AUTO_SCOPES)}, got {scope!r}.")
     own: dict[str | None, str] = {}
+    by_group: dict[str | None, dict[str, float]] = {}
     for key, per_law in errors.items():
-        sc = {n: _log_score(e) for n, e in per_law.items() if e}
+        sc = group_scores(per_law)
         if not sc:
             raise FitError(
                 "--law auto: no candidate law could be backtested inside the fit portion"
                 + (f" of group {key}" if key else "")
                 + f" (candidates: {', '.join(per_law)}); give --law explicitly."
             )
+        by_group[key] = sc
         own[key] = min(sc, key=lambda n: (sc[n], n))
     if scope == "group" or len(errors) == 1:
         return own
-    names = sorted({n for per_law in errors.values() for n in per_law})
-    scored = {n: [k for k, per_law in errors.items() if per_law.get(n)] for n in names}
-    eligible = [n for n in names if 2 * len(scored[n]) >= len(errors)]
-    common = [k for k in errors if all(errors[k].get(n) for n in eligible)]
-    if not eligible or not common:
-        return own
-    pooled = {n: float(np.mean([_log_score(errors[k][n]) for k in common])) for n in eligible}
+    pooled = pooled_scores(errors)
     best = min(pooled, key=lambda n: (pooled[n], n))
-    return {k: best if errors[k].get(best) else own[k] for k in errors}
+    return {k: best if best in by_group[k] else own[k] for k in errors}
 
 
-def choices_from_selection(selection: pd.DataFrame, scope: str) -> dict[str | None, str]:
-    """:func:`choose_laws` on a :attr:`BacktestResult.selection` table: what ``--law auto``
-    would choose with the other ``scope``, from the same in-fit evidence."""
+def errors_from_selection(selection: pd.DataFrame) -> dict[str | None, dict[str, list[float]]]:
+    """``errors[group][law]`` (as :func:`choose_laws` takes them) from a
+    :attr:`BacktestResult.selection` table."""
     errors: dict[str | None, dict[str, list[float]]] = {}
     for group, law, errs in zip(
         selection["group"], selection["law"], selection["origin_rmse_log"], strict=True
     ):
         errors.setdefault(group, {})[str(law)] = [float(e) for e in errs]
-    return choose_laws(errors, scope)
+    return errors
+
+
+def choices_from_selection(selection: pd.DataFrame, scope: str) -> dict[str | None, str]:
+    """:func:`choose_laws` on a :attr:`BacktestResult.selection` table: what ``--law auto``
+    would choose with the other ``scope``, from the same in-fit evidence."""
+    return choose_laws(errors_from_selection(selection), scope)
 
 
 def _select_job(
@@ -403,7 +424,9 @@ def _auto_choices(
         errors[key][name] = errs
     failed: dict[str | None, str] = {}
     usable = {}
+    scores_of: dict[str | None, dict[str, float]] = {}
     for key, per_law in errors.items():
+        scores_of[key] = group_scores(per_law)
         try:
             choose_laws({key: per_law}, "group")
             usable[key] = per_law
@@ -412,7 +435,7 @@ def _auto_choices(
     chosen = choose_laws(usable, scope) if usable else {}
     table = pd.DataFrame(
         [
-            {"group": key, "law": n, "origin_rmse_log": e, "score": _log_score(e)}
+            {"group": key, "law": n, "origin_rmse_log": e, "score": scores_of[key].get(n, math.nan)}
             for key, per_law in errors.items()
             for n, e in per_law.items()
         ],
