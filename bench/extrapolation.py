@@ -17,7 +17,7 @@ Tasks
 Coverage is that of the default (calibrated) 90% prediction intervals. The last line is
 ``coverage_90: X``, the mean over the three tasks of each task's coverage: (a) averaged over
 its curves, (b) pooled over all its held-out predictions (b and b'), (c) over its runs.
-Run: ``.venv/bin/python bench/extrapolation.py`` (about 25 minutes on 2 cores).
+Run: ``.venv/bin/python bench/extrapolation.py`` (about 26 minutes on 2 cores).
 """
 
 from __future__ import annotations
