@@ -36,7 +36,7 @@ from scalinglab.fit import fit, predict
 from scalinglab.fit.twostage import predict_two_stage
 from scalinglab.laws import list_laws
 from scalinglab.trust import backtest
-from scalinglab.trust.backtest import choices_from_selection
+from scalinglab.trust.backtest import choices_from_selection, scores
 
 warnings.simplefilter("ignore")
 LEVEL = 0.9
@@ -118,27 +118,27 @@ def task_a() -> None:
     own2 = choices_from_selection(res2.selection, "group")
     print(f"(a) per curve it would choose: {pd.Series(own2).value_counts().to_dict()}")
     # scored without intervals (point fits only): the broken power laws' bootstrap is slow here
+    curves: dict[str | None, pd.DataFrame] = dict(group_runs(runs, opts["group_by"]))
     add(
         task,
         "auto per curve, default candidates (point fits)",
-        float(
-            np.mean([_point_rmse_log(runs, opts["group_by"], g, law) for g, law in own2.items()])
-        ),
+        float(np.mean([_point_rmse_log(curves[g], law) for g, law in own2.items()])),
         "mean RMSE(log)",
         math.nan,
     )
     task_coverage["a"] = float(s2["coverage_90"].mean())
 
 
-def _point_rmse_log(runs: pd.DataFrame, group_by: list[str], group: str | None, law: str) -> float:
-    """RMSE(log) on ``Training == 0`` of ``law`` fitted (no bootstrap) on one curve's
+def _point_rmse_log(curve: pd.DataFrame, law: str) -> float:
+    """RMSE(log) on ``Training == 0`` of ``law`` fitted (no bootstrap) on the curve's
     ``Training == 1`` runs, as the backtest fits it."""
-    frame = next(f for k, f in group_runs(runs, group_by) if k == group).reset_index(drop=True)
+    frame = curve.reset_index(drop=True)
     held = (frame["Training"] == 0).to_numpy()
     r = fit(frame.loc[~held], law, n_boot=0, calibrate=False, seed=0)
     p = predict(r, frame, interval="bootstrap", rows=held)
     truth = frame.loc[held, "y"].to_numpy(float)
-    return float(np.sqrt(np.mean((np.log(p["value"].to_numpy()) - np.log(truth)) ** 2)))
+    v = p["value"].to_numpy()
+    return scores(truth, v, v, v)["rmse_log"]
 
 
 def _chosen(summary: pd.DataFrame) -> dict[str, int]:

@@ -179,12 +179,24 @@ def group_scores(per_law: dict[str, list[float]]) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, filled.mean(axis=1), strict=True)}
 
 
+def _pool(by_group: Sequence[dict[str, float]]) -> dict[str, float]:
+    by_group = [sc for sc in by_group if sc]
+    names = sorted({n for sc in by_group for n in sc})
+    return {n: float(np.mean([sc.get(n, max(sc.values())) for sc in by_group])) for n in names}
+
+
 def pooled_scores(errors: dict[str | None, dict[str, list[float]]]) -> dict[str, float]:
     """Each law's pooled score: the mean over the groups of its :func:`group_scores`, a law
     never backtested in a group counting as that group's worst score."""
-    by_group = [sc for sc in (group_scores(per_law) for per_law in errors.values()) if sc]
-    names = sorted({n for sc in by_group for n in sc})
-    return {n: float(np.mean([sc.get(n, max(sc.values())) for sc in by_group])) for n in names}
+    return _pool([group_scores(per_law) for per_law in errors.values()])
+
+
+def _nothing_backtested(key: str | None, per_law: dict[str, list[float]]) -> FitError:
+    return FitError(
+        "--law auto: no candidate law could be backtested inside the fit portion"
+        + (f" of group {key}" if key else "")
+        + f" (candidates: {', '.join(per_law)}); give --law explicitly."
+    )
 
 
 def choose_laws(
@@ -205,16 +217,12 @@ def choose_laws(
     for key, per_law in errors.items():
         sc = group_scores(per_law)
         if not sc:
-            raise FitError(
-                "--law auto: no candidate law could be backtested inside the fit portion"
-                + (f" of group {key}" if key else "")
-                + f" (candidates: {', '.join(per_law)}); give --law explicitly."
-            )
+            raise _nothing_backtested(key, per_law)
         by_group[key] = sc
         own[key] = min(sc, key=lambda n: (sc[n], n))
     if scope == "group" or len(errors) == 1:
         return own
-    pooled = pooled_scores(errors)
+    pooled = _pool(list(by_group.values()))
     best = min(pooled, key=lambda n: (pooled[n], n))
     return {k: best if best in by_group[k] else own[k] for k in errors}
 
@@ -429,16 +437,13 @@ def _auto_choices(
     errors: dict[str | None, dict[str, list[float]]] = {key: {} for key, _, _ in prepared}
     for key, name, errs in _run_jobs(_select_job, jobs, workers):
         errors[key][name] = errs
-    failed: dict[str | None, str] = {}
-    usable = {}
-    scores_of: dict[str | None, dict[str, float]] = {}
-    for key, per_law in errors.items():
-        scores_of[key] = group_scores(per_law)
-        try:
-            choose_laws({key: per_law}, "group")
-            usable[key] = per_law
-        except FitError as exc:
-            failed[key] = str(exc)
+    scores_of = {key: group_scores(per_law) for key, per_law in errors.items()}
+    failed = {
+        key: str(_nothing_backtested(key, per_law))
+        for key, per_law in errors.items()
+        if not scores_of[key]
+    }
+    usable = {key: per_law for key, per_law in errors.items() if key not in failed}
     chosen = choose_laws(usable, scope) if usable else {}
     table = pd.DataFrame(
         [
