@@ -24,8 +24,8 @@ from scalinglab.fit import fit
 from scalinglab.laws.registry import get_law
 from scalinglab.plan import compute_optimal, plan
 from scalinglab.plan.allocation import optimal_allocation
-from scalinglab.plan.flops import FlopConvention
 from scalinglab.plan.surface import Surface
+from scalinglab.units import FlopConvention
 
 C = 1e24
 

@@ -16,7 +16,7 @@ from scalinglab.data import load_dataset, select_runs
 from scalinglab.errors import ExtrapolationWarning, FitError
 from scalinglab.fit import FitResult, Objective, fit, predict
 from scalinglab.laws.overtraining import LAW
-from scalinglab.plan.flops import training_flops
+from scalinglab.units import training_flops
 
 # 5 model sizes x 8 token multipliers, Gadre et al.'s grid (M = 5 ... 640)
 _ROWS = list(itertools.product(np.geomspace(1e7, 4e8, 5), [5, 10, 20, 40, 80, 160, 320, 640]))

@@ -12,8 +12,8 @@ from conftest import HOFFMANN, make_fit
 from scalinglab.errors import FitError
 from scalinglab.plan.allocation import allocate, optimal_allocation
 from scalinglab.plan.compute_optimal import compute_optimal
-from scalinglab.plan.flops import FlopConvention
 from scalinglab.plan.surface import Surface, argmin_log, surface
+from scalinglab.units import FlopConvention
 
 BUDGETS = [1e18, 1e21, 5.76e23, 1e24, 1e27]
 

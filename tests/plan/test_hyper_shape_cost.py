@@ -11,7 +11,9 @@ from conftest import make_fit
 from scalinglab.errors import FitError
 from scalinglab.plan.compute_optimal import Estimate
 from scalinglab.plan.cost import ACCELERATORS, accelerator, cost
-from scalinglab.plan.flops import (
+from scalinglab.plan.hyper import hyperparameters
+from scalinglab.plan.shape import model_shapes, non_embedding_params
+from scalinglab.units import (
     FlopConvention,
     deepseek_flops_per_token,
     flop_convention,
@@ -20,8 +22,6 @@ from scalinglab.plan.flops import (
     tokens_from_flops,
     training_flops,
 )
-from scalinglab.plan.hyper import hyperparameters
-from scalinglab.plan.shape import model_shapes, non_embedding_params
 
 # ----- shapes -----
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from scalinglab.errors import FitError
 from scalinglab.plan.allocation import allocate, compute_for_loss, inference_aware
-from scalinglab.plan.flops import FlopConvention
 from scalinglab.plan.surface import surface
+from scalinglab.units import FlopConvention
 
 FC = FlopConvention()
 

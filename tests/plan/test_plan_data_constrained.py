@@ -11,8 +11,8 @@ from conftest import HOFFMANN, make_fit
 from scalinglab.errors import FitError
 from scalinglab.plan.allocation import allocate
 from scalinglab.plan.data_constrained import data_constrained, data_constrained_loss
-from scalinglab.plan.flops import FlopConvention
 from scalinglab.plan.surface import surface
+from scalinglab.units import FlopConvention
 
 FC = FlopConvention()
 

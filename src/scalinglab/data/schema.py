@@ -34,7 +34,7 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
-from scalinglab.plan.flops import tokens_from_flops, training_flops
+from scalinglab.units import tokens_from_flops, training_flops
 
 logger = logging.getLogger(__name__)
 

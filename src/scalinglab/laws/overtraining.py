@@ -16,7 +16,7 @@ E + A/N^alpha + B/D^beta with alpha = beta = eta written in (C, M).
 Variables ``C`` (training FLOP) and ``M`` (tokens per parameter), computed from the runs by
 ``prepare``: M = D / N from the columns N and D; C is the table's column ``C`` when present
 (the bundled ``overtraining_models`` has C = 6ND exactly) and otherwise 6ND from
-:func:`scalinglab.plan.flops.training_flops`, the one place of that convention.
+:func:`scalinglab.units.training_flops`, the one place of that convention.
 
 Computed as L = exp(LSE(log E, log a + eta (log M - log C), log b - eta (log M + log C)))
 (log-sum-exp, then one exp). Target must be positive.
@@ -42,7 +42,7 @@ import numpy as np
 
 from scalinglab.laws._law_columns import Column, numeric_columns
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
-from scalinglab.plan.flops import training_flops
+from scalinglab.units import training_flops
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -2,10 +2,10 @@
 
 from scalinglab.plan.compute_optimal import Allocation, Estimate, compute_optimal
 from scalinglab.plan.cost import ACCELERATORS
-from scalinglab.plan.flops import FlopConvention, tokens_from_flops, training_flops
 from scalinglab.plan.isoflop import IsoflopResult, isoflop
 from scalinglab.plan.planner import Plan, plan
 from scalinglab.plan.shape import ModelShape, model_shapes
+from scalinglab.units import FlopConvention, tokens_from_flops, training_flops
 
 __all__ = [
     "ACCELERATORS",

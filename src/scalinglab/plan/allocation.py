@@ -22,8 +22,8 @@ import numpy as np
 from scalinglab.errors import FitError
 from scalinglab.laws.base import FloatArray
 from scalinglab.plan.compute_optimal import Estimate, chinchilla_allocation
-from scalinglab.plan.flops import FlopConvention
 from scalinglab.plan.surface import LOG_MAX, LOG_MIN, Surface, argmin_log, estimate
+from scalinglab.units import FlopConvention
 
 MIN_COMPUTE, MAX_COMPUTE = 1e10, 1e32
 CLOSED_FORM = "closed form (Hoffmann et al. 2022, appendix D.2)"
@@ -246,7 +246,7 @@ def inference_aware(
             D = np.where(left > 0, flops.tokens(np.maximum(left, 0.0), N), np.nan)
             return s.loss(N, D)
 
-        hi = math.log(Ct / 6.0)
+        hi = math.log(flops.max_params(Ct))
         if Dinf > 0:
             hi = min(hi, math.log(Ct / (2.0 * Dinf)))
         u, L, edge = argmin_log(loss, np.full(s.rows, LOG_MIN), np.full(s.rows, hi))

@@ -19,7 +19,7 @@ import numpy as np
 from scalinglab.errors import FitError
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.laws.base import FloatArray
-from scalinglab.plan.flops import FLOPS_PER_PARAM_TOKEN
+from scalinglab.units import FLOPS_PER_PARAM_TOKEN
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ import numpy as np
 from scalinglab.errors import FitError
 from scalinglab.laws.base import FloatArray
 from scalinglab.plan.allocation import NUMERIC, PlanPoint, Rows, allocate, check_compute, point
-from scalinglab.plan.flops import FlopConvention
 from scalinglab.plan.surface import LOG_MIN, Surface, argmin_log
+from scalinglab.units import FlopConvention
 
 PUBLISHED_R_D_STAR = 15.4
 PUBLISHED_R_N_STAR = 5.3
@@ -98,7 +98,9 @@ def data_constrained(
         N = np.exp(u)
         return data_constrained_loss(s, N, flops.tokens(C, N), U)
 
-    u, L, edge = argmin_log(f, np.full(s.rows, LOG_MIN), np.full(s.rows, math.log(C / 6.0)))
+    u, L, edge = argmin_log(
+        f, np.full(s.rows, LOG_MIN), np.full(s.rows, math.log(flops.max_params(C)))
+    )
     N = np.exp(u)
     D = flops.tokens(C, N)
     r = Rows(N, D, L, np.full(s.rows, C), NUMERIC, edge)

@@ -27,9 +27,9 @@ from scalinglab.errors import FitError
 from scalinglab.fit.result import FitResult
 from scalinglab.laws.base import FloatArray
 from scalinglab.plan.compute_optimal import Estimate
-from scalinglab.plan.flops import deepseek_flops_per_token
 from scalinglab.plan.shape import ModelShape
 from scalinglab.plan.surface import estimate
+from scalinglab.units import deepseek_flops_per_token
 
 SOURCES = ("deepseek2024", "li2025")
 _DEEPSEEK = "DeepSeek-AI 2024, arXiv:2401.02954, eq. 1 (C = M D, eq. 2)"

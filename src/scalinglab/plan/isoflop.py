@@ -31,8 +31,8 @@ from numpy.typing import NDArray
 from scalinglab.errors import DataError, FitError
 from scalinglab.laws.base import FloatArray
 from scalinglab.plan.compute_optimal import Estimate
-from scalinglab.plan.flops import FlopConvention
 from scalinglab.plan.surface import estimate
+from scalinglab.units import FlopConvention
 
 SOURCE = "Hoffmann et al. 2022, arXiv:2203.15556, section 3.2 (approach 2: IsoFLOP profiles)"
 

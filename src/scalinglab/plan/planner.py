@@ -33,12 +33,12 @@ from scalinglab.plan.allocation import (
 )
 from scalinglab.plan.compute_optimal import Estimate
 from scalinglab.plan.cost import Cost, cost
-from scalinglab.plan.flops import FlopConvention, flop_convention
 from scalinglab.plan.hyper import Hyperparameters, hyperparameters
 from scalinglab.plan.isoflop import IsoflopResult, isoflop
 from scalinglab.plan.shape import SOURCE as SHAPE_SOURCE
 from scalinglab.plan.shape import ModelShape, model_shapes
 from scalinglab.plan.surface import surface
+from scalinglab.units import FlopConvention, flop_convention
 
 QUANTITIES = ("N", "D", "tokens_per_param", "loss", "compute")
 

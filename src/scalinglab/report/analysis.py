@@ -33,9 +33,9 @@ from scalinglab.fit.api import predict
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.laws.base import FloatArray
 from scalinglab.plan.compute_optimal import chinchilla_allocation
-from scalinglab.plan.flops import training_flops
 from scalinglab.plan.isoflop import IsoflopResult
 from scalinglab.plan.isoflop import isoflop as plan_isoflop
+from scalinglab.units import training_flops
 
 #: Number of tokens-per-parameter bins of a law of N and D in :func:`law_curves`.
 RATIO_BINS = 4

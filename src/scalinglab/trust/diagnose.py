@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.fit.result import FitResult
-from scalinglab.plan.flops import training_flops
+from scalinglab.units import training_flops
 
 MIN_SCALES = 4
 POINTS_PER_PARAM = 3

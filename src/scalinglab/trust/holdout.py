@@ -8,7 +8,7 @@
   (e.g. ``"Training == 0"``).
 
 ``C`` may be used even when the table only has N and D: it is 6ND (the one FLOP convention,
-:mod:`scalinglab.plan.flops`).
+:mod:`scalinglab.units`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 
 from scalinglab.data.select import evaluate_where
 from scalinglab.errors import DataError
-from scalinglab.plan.flops import training_flops
+from scalinglab.units import training_flops
 
 _TOP = re.compile(r"^\s*top\s+(\d+(?:\.\d+)?)\s*(%?)\s+by\s+(\S+)\s*$", re.IGNORECASE)
 

@@ -1,4 +1,4 @@
-"""FLOP conventions: the one place where training compute is related to N and D.
+"""Units and FLOP conventions: the one place where training compute is related to N and D.
 
 Default, ``"6ND"``: C = 6 N D (Kaplan et al. 2020, arXiv:2001.08361, section 2.1: about 2 FLOP
 per parameter per token forward and 4 backward, ignoring attention and embeddings). Every
@@ -17,6 +17,9 @@ d_model = (r N / 12)^(1/3) and n_layer d_model = d_model^2 / r.
 DeepSeek-AI 2024 (arXiv:2401.02954, eq. 2) use instead M = 72 n_layer d_model^2 +
 12 n_layer d_model l_seq non-embedding training FLOPs per token and C = M D; their
 hyperparameter laws are stated in that C (:func:`deepseek_flops_per_token`).
+
+This module is a leaf: it imports nothing else from scalinglab except the errors, so ``data``,
+``laws``, ``trust`` and ``plan`` may all use it (DESIGN.md, "Layers").
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+
+from scalinglab.errors import FitError
 
 FLOPS_PER_PARAM_TOKEN = 6.0
 # Kaplan et al. 2020, table 1: a training step costs 3 forward passes (forward + 2x backward).
@@ -92,6 +97,13 @@ class FlopConvention:
         """D = C / per_token(N)."""
         return C / self.per_token(N)
 
+    def max_params(self, C: Any) -> Any:
+        """An upper bound on N for budget C: the N that one training token would use up.
+
+        Every convention here costs at least 6 FLOP per parameter per token, so C / 6 bounds N
+        from above for all of them (a search over N needs no larger bracket)."""
+        return C / FLOPS_PER_PARAM_TOKEN
+
     def describe(self) -> str:
         if self.name == "6ND":
             return "C = 6 N D (Kaplan et al. 2020, section 2.1)"
@@ -111,8 +123,6 @@ def flop_convention(
     name: str = "6ND", *, n_ctx: int = 2048, aspect_ratio: float = 128.0
 ) -> FlopConvention:
     """A validated :class:`FlopConvention`; :class:`FitError` for an unknown name or bad shape."""
-    from scalinglab.errors import FitError
-
     if name not in CONVENTIONS:
         raise FitError(f"FLOP convention {name!r} is unknown; use one of {', '.join(CONVENTIONS)}.")
     if not (isinstance(n_ctx, int) and n_ctx > 0):
