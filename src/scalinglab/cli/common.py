@@ -18,9 +18,11 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import duckdb
 import numpy as np
 import pandas as pd
 import typer
@@ -31,10 +33,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scalinglab.data.ingest import read_runs
 from scalinglab.data.select import group_runs, select_runs
 from scalinglab.data.store import Store
-from scalinglab.errors import DataError, ScalinglabError
-from scalinglab.fit.result import FitResult
+from scalinglab.errors import DataError, FitError, NotFittedError, ScalinglabError, StoreError
+from scalinglab.fit.objectives import Objective
+from scalinglab.fit.result import FitResult, FitSet, load_fits
+from scalinglab.laws.registry import get_law
 
 logger = logging.getLogger(__name__)
+R = TypeVar("R", FitResult, FitSet, FitResult | FitSet)
 
 MapOpt = Annotated[
     list[str] | None,
@@ -182,27 +187,83 @@ def load_runs(
     return runs
 
 
-def selection_of(frame: pd.DataFrame, source: str, group: str | None = None) -> dict[str, Any]:
-    """The ``selection`` a fit records: where its runs came from and how they were chosen."""
-    a = frame.attrs
-    return {
-        "source": source,
-        "metric": a.get("metric"),
-        "metric_unit": a.get("metric_unit"),
-        "where": a.get("where"),
-        "x": a.get("x"),
-        "group": group,
-    }
+def load_fits_ref(ref: str, store: str | None) -> FitResult | FitSet:
+    """A fit or fit set from a JSON file, or a fit from the store by id (or unique prefix)."""
+    p = Path(ref)
+    if p.suffix.lower() == ".json" or p.exists():
+        return load_fits(p)
+    with Store.open(store) as st:
+        text = st.load_fit(ref)  # NotFittedError names the store and the id
+    return load_fits(f"store fit {ref}", text=text)
 
 
 def load_fit(ref: str, store: str | None) -> FitResult:
-    """A fit from a JSON file, or from the store by id (or unique id prefix)."""
-    p = Path(ref)
-    if p.suffix.lower() == ".json" or p.exists():
-        return FitResult.load(p)
-    with Store.open(store) as st:
-        text = st.load_fit(ref)  # NotFittedError names the store and the id
-    return FitResult.from_json(text, origin=f"store fit {ref}")
+    """One fit (not a fit set) from a JSON file or the store."""
+    r = load_fits_ref(ref, store)
+    if isinstance(r, FitSet):
+        raise NotFittedError(
+            f"{ref}: holds {len(r)} fits (one per group of {r.group_by}); this command needs "
+            "one fit: fit one group alone (--where)."
+        )
+    return r
+
+
+def parse_fix(items: Sequence[str] | None) -> dict[str, float]:
+    """``--fix PARAM=NUMBER`` items."""
+    out: dict[str, float] = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        try:
+            v = float(value)
+        except ValueError:
+            v = math.nan
+        if not sep or not name.strip() or not math.isfinite(v):
+            raise FitError(f"--fix {item!r}: expected PARAM=NUMBER, e.g. --fix alpha=0.34.")
+        out[name.strip()] = v
+    return out
+
+
+def objective_of(
+    law: str, kind: str | None, space: str | None, delta: float, asymmetry: float
+) -> Objective:
+    """The objective the options ask for (the law's own kind when none is named)."""
+    # Objective validates kind and space itself (FitError naming the allowed values)
+    return Objective(
+        kind=kind or get_law(law).default_objective,  # type: ignore[arg-type]
+        space=space,  # type: ignore[arg-type]
+        delta=delta,
+        asymmetry=asymmetry,
+    )
+
+
+def save_results(result: R, *, out: Path | None, store: str | bool | None, source: str) -> R:
+    """Write ``--out`` first (so a store that cannot be written loses nothing), then keep each
+    fit in the store (``store=False``: not kept) and rewrite ``--out`` with the fit ids."""
+    if out is not None:
+        result.save(out)
+    if store is False:
+        return result
+    try:
+        with Store.open(None if store is True else store) as st:
+
+            def keep(r: FitResult) -> FitResult:
+                return replace(r, fit_id=st.save_fit(r.to_json(), law=r.law, source=source))
+
+            if isinstance(result, FitSet):
+                kept: FitResult | FitSet = replace(result, fits=tuple(keep(r) for r in result.fits))
+            else:
+                kept = keep(result)
+    except (ScalinglabError, duckdb.Error, OSError) as exc:
+        if out is None:
+            raise StoreError(
+                f"the fit could not be kept in the store ({exc}); nothing was saved. Use --out "
+                "FILE, --no-store, or --store another file."
+            ) from None
+        print_warnings([f"the fit was written to {out} but not kept in the store: {exc}"])
+        return result
+    if out is not None:
+        kept.save(out)
+    return kept  # type: ignore[return-value]
 
 
 def resolve_workers(n: int) -> int:
@@ -224,7 +285,7 @@ def print_warnings(messages: Iterable[object]) -> None:
     """Each message as ``warning: ...`` on stderr."""
     console = stderr_console()
     for w in messages:
-        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        console.print(f"[yellow]warning:[/yellow] {escape(str(w))}", highlight=False)
 
 
 class ProgressBar:

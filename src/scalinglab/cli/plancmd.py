@@ -109,100 +109,102 @@ def _render(p: Plan) -> None:
     print_warnings(p.warnings)
 
 
+def plan_cmd(
+    fit_ref: FitArg,
+    compute: Annotated[
+        float | None, typer.Option("--compute", help="Training budget, FLOP (e.g. 1e24).")
+    ] = None,
+    target_loss: Annotated[
+        float | None, typer.Option("--target-loss", help="Loss to reach (the fit's unit).")
+    ] = None,
+    inference_tokens: Annotated[
+        float,
+        typer.Option(
+            "--inference-tokens",
+            help="Tokens served over the model's life (Sardana et al. 2023).",
+        ),
+    ] = 0.0,
+    unique_tokens: Annotated[
+        float | None,
+        typer.Option(
+            "--unique-tokens",
+            help="Unique training tokens available (Muennighoff et al. 2023).",
+        ),
+    ] = None,
+    flops: Annotated[
+        str, typer.Option("--flops", help="FLOP convention: 6ND or 6ND+attention.")
+    ] = "6ND",
+    accelerator: Annotated[
+        str,
+        typer.Option(
+            "--accelerator",
+            help="a100, h100, h100-pcie, h200, b200, v100, mi300x, tpu-v4, tpu-v5p.",
+        ),
+    ] = "h100",
+    peak_flops: Annotated[
+        float | None, typer.Option("--peak-flops", help="Override: peak FLOP/s per GPU.")
+    ] = None,
+    mfu: Annotated[
+        float, typer.Option("--mfu", help="Assumed model FLOP utilisation, (0, 1].")
+    ] = 0.4,
+    gpus: Annotated[int, typer.Option("--gpus", help="Number of GPUs.")] = 1,
+    vocab: Annotated[
+        int, typer.Option("--vocab", help="Vocabulary size for the model shapes.")
+    ] = 32000,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="Sequence length, tokens.")] = 2048,
+    hyper_source: Annotated[
+        str,
+        typer.Option("--hyper-source", help="Published LR/batch laws: deepseek2024 or li2025."),
+    ] = "deepseek2024",
+    lr_fit: Annotated[
+        str | None,
+        typer.Option("--lr-fit", help="Fit (file or id) of lr_opt or lr_opt_compute."),
+    ] = None,
+    batch_fit: Annotated[
+        str | None,
+        typer.Option("--batch-fit", help="Fit (file or id) of batch_opt or batch_opt_compute."),
+    ] = None,
+    isoflop_runs: Annotated[
+        str | None,
+        typer.Option(
+            "--isoflop",
+            help="Sweep runs (file or dataset) for an IsoFLOP (approach 2) analysis.",
+        ),
+    ] = None,
+    level: LevelOpt = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Plan a training run: N, D, loss, LR, batch, shape and cost, with intervals."""
+    with user_errors():
+        if compute is None and target_loss is None:
+            raise FitError("give --compute FLOP (e.g. --compute 1e24) or --target-loss LOSS.")
+        result = load_fit(fit_ref, store)
+        iso = load_runs(isoflop_runs) if isoflop_runs is not None else None
+        p = plan(
+            result,
+            compute=compute,
+            target_loss=target_loss,
+            inference_tokens=inference_tokens,
+            unique_tokens=unique_tokens,
+            flops=flops,
+            accelerator=accelerator,
+            peak_flops=peak_flops,
+            mfu=mfu,
+            gpus=gpus,
+            vocab=vocab,
+            seq_len=seq_len,
+            hyper_source=hyper_source,
+            lr_fit=load_fit(lr_fit, store) if lr_fit else None,
+            batch_fit=load_fit(batch_fit, store) if batch_fit else None,
+            isoflop_runs=iso,
+            level=level,
+        )
+        if json_out:
+            emit_json(p.as_dict())
+            return
+        _render(p)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("plan")
-    def plan_cmd(
-        fit_ref: FitArg,
-        compute: Annotated[
-            float | None, typer.Option("--compute", help="Training budget, FLOP (e.g. 1e24).")
-        ] = None,
-        target_loss: Annotated[
-            float | None, typer.Option("--target-loss", help="Loss to reach (the fit's unit).")
-        ] = None,
-        inference_tokens: Annotated[
-            float,
-            typer.Option(
-                "--inference-tokens",
-                help="Tokens served over the model's life (Sardana et al. 2023).",
-            ),
-        ] = 0.0,
-        unique_tokens: Annotated[
-            float | None,
-            typer.Option(
-                "--unique-tokens",
-                help="Unique training tokens available (Muennighoff et al. 2023).",
-            ),
-        ] = None,
-        flops: Annotated[
-            str, typer.Option("--flops", help="FLOP convention: 6ND or 6ND+attention.")
-        ] = "6ND",
-        accelerator: Annotated[
-            str,
-            typer.Option(
-                "--accelerator",
-                help="a100, h100, h100-pcie, h200, b200, v100, mi300x, tpu-v4, tpu-v5p.",
-            ),
-        ] = "h100",
-        peak_flops: Annotated[
-            float | None, typer.Option("--peak-flops", help="Override: peak FLOP/s per GPU.")
-        ] = None,
-        mfu: Annotated[
-            float, typer.Option("--mfu", help="Assumed model FLOP utilisation, (0, 1].")
-        ] = 0.4,
-        gpus: Annotated[int, typer.Option("--gpus", help="Number of GPUs.")] = 1,
-        vocab: Annotated[
-            int, typer.Option("--vocab", help="Vocabulary size for the model shapes.")
-        ] = 32000,
-        seq_len: Annotated[int, typer.Option("--seq-len", help="Sequence length, tokens.")] = 2048,
-        hyper_source: Annotated[
-            str,
-            typer.Option("--hyper-source", help="Published LR/batch laws: deepseek2024 or li2025."),
-        ] = "deepseek2024",
-        lr_fit: Annotated[
-            str | None,
-            typer.Option("--lr-fit", help="Fit (file or id) of lr_opt or lr_opt_compute."),
-        ] = None,
-        batch_fit: Annotated[
-            str | None,
-            typer.Option("--batch-fit", help="Fit (file or id) of batch_opt or batch_opt_compute."),
-        ] = None,
-        isoflop_runs: Annotated[
-            str | None,
-            typer.Option(
-                "--isoflop",
-                help="Sweep runs (file or dataset) for an IsoFLOP (approach 2) analysis.",
-            ),
-        ] = None,
-        level: LevelOpt = None,
-        store: StoreOpt = None,
-        json_out: JsonOpt = False,
-    ) -> None:
-        """Plan a training run: N, D, loss, LR, batch, shape and cost, with intervals."""
-        with user_errors():
-            if compute is None and target_loss is None:
-                raise FitError("give --compute FLOP (e.g. --compute 1e24) or --target-loss LOSS.")
-            result = load_fit(fit_ref, store)
-            iso = load_runs(isoflop_runs) if isoflop_runs is not None else None
-            p = plan(
-                result,
-                compute=compute,
-                target_loss=target_loss,
-                inference_tokens=inference_tokens,
-                unique_tokens=unique_tokens,
-                flops=flops,
-                accelerator=accelerator,
-                peak_flops=peak_flops,
-                mfu=mfu,
-                gpus=gpus,
-                vocab=vocab,
-                seq_len=seq_len,
-                hyper_source=hyper_source,
-                lr_fit=load_fit(lr_fit, store) if lr_fit else None,
-                batch_fit=load_fit(batch_fit, store) if batch_fit else None,
-                isoflop_runs=iso,
-                level=level,
-            )
-            if json_out:
-                emit_json(p.as_dict())
-                return
-            _render(p)
+    app.command("plan")(plan_cmd)

@@ -6,11 +6,9 @@ start without them.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from scalinglab.cli.common import (
@@ -26,13 +24,12 @@ from scalinglab.cli.common import (
     emit_json,
     load_fit,
     load_runs,
+    parse_map,
     print_warnings,
     resolve_workers,
-    selection_of,
     stdout_console,
     user_errors,
 )
-from scalinglab.data.datasets import dataset_names
 from scalinglab.errors import DataError
 from scalinglab.fit.result import FitResult
 
@@ -59,25 +56,6 @@ HoldoutOpt = Annotated[
 ResampleSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resamples.")]
 
 
-def is_fit_file(ref: str) -> bool:
-    """True when ``ref`` is an existing JSON file holding a fit (not runs)."""
-    p = Path(ref)
-    if not (p.is_file() and p.suffix.lower() == ".json"):
-        return False
-    try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
-    return isinstance(raw, dict) and "law" in raw and "params" in raw
-
-
-def is_data(ref: str) -> bool:
-    """True when ``ref`` names runs: a bundled dataset or an existing file that is not a fit."""
-    if ref in dataset_names():
-        return True
-    return Path(ref).is_file() and not is_fit_file(ref)
-
-
 def _wrote(path: Path, *, quiet: bool, json_out: bool, extra: dict[str, Any]) -> None:
     size = path.stat().st_size
     if json_out:
@@ -86,158 +64,159 @@ def _wrote(path: Path, *, quiet: bool, json_out: bool, extra: dict[str, Any]) ->
         stdout_console().print(f"wrote {path} ({size / 1e6:.2f} MB)", highlight=False)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("plot")
-    def plot_cmd(
-        fit_ref: FitArg,
-        kind: Annotated[
-            str,
-            typer.Option(
-                "--kind",
-                help="fit, isoflop, frontier, residuals, backtest, curves or bootstrap.",
-            ),
-        ] = "fit",
-        out: Annotated[
-            Path, typer.Option("--out", "-o", help="Output image: .png or .svg.")
-        ] = Path("plot.png"),
-        data: DataOpt = None,
-        map: MapOpt = None,
-        metric: MetricOpt = None,
-        where: WhereOpt = None,
-        x: XOpt = None,
-        holdout: HoldoutOpt = None,
-        bootstrap: Annotated[
-            int, typer.Option("--bootstrap", help="Bootstrap resamples of the backtest's fit.")
-        ] = 100,
-        seed: ResampleSeedOpt = 0,
-        workers: WorkersOpt = 0,
-        store: StoreOpt = None,
-        json_out: JsonOpt = False,
-        quiet: QuietOpt = False,
-    ) -> None:
-        """Draw one figure of a fit as PNG or SVG (matplotlib)."""
-        with user_errors():
-            from scalinglab.report import plots
-            from scalinglab.report.build import backtest_for_report
-
-            if kind not in plots.KINDS:
-                raise DataError(f"--kind {kind!r} is unknown; use one of {', '.join(plots.KINDS)}.")
-            if out.suffix.lower().lstrip(".") not in plots.FORMATS:
-                raise DataError(f"--out {str(out)!r}: use a .png or .svg file name.")
-            result = load_fit(fit_ref, store)
-            runs = None
-            if data is not None:
-                runs = load_runs(data, map=map, metric=metric, where=where, x=x)
-            elif kind == "backtest":
-                raise DataError(
-                    "--kind backtest needs the runs to backtest on: add --data SOURCE "
-                    "(and the --where/--metric used for the fit)."
-                )
-            predictions = None
-            axis = "C"
-            if kind == "backtest" and runs is not None:
-                from scalinglab.trust.holdout import Holdout
-
-                bt, spec = backtest_for_report(
-                    result,
-                    runs,
-                    holdout=holdout,
-                    n_boot=bootstrap,
-                    seed=seed,
-                    workers=resolve_workers(workers),
-                )
-                predictions = bt.predictions
-                axis = Holdout.parse(spec).column or _fallback_axis(result)
-            fig = plots.figure(kind, result, runs=runs, predictions=predictions, axis=axis)
-            path = plots.save_figure(fig, out)
-            _wrote(path, quiet=quiet, json_out=json_out, extra={"kind": kind})
-
-    @app.command("report")
-    def report_cmd(
-        source: Annotated[
-            str,
-            typer.Argument(
-                metavar="FIT_OR_DATA",
-                help="A fit (JSON file or store id), or runs (file or bundled dataset) to fit first.",
-            ),
-        ],
-        out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path(
-            "report.html"
+def plot_cmd(
+    fit_ref: FitArg,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            help="fit, isoflop, frontier, residuals, backtest, curves or bootstrap.",
         ),
-        law: Annotated[
-            str | None,
-            typer.Option(
-                "--law", help="Law fitted to runs (default chinchilla; power_law with --x)."
-            ),
-        ] = None,
-        data: DataOpt = None,
-        map: MapOpt = None,
-        metric: MetricOpt = None,
-        where: WhereOpt = None,
-        x: XOpt = None,
-        bootstrap: Annotated[
-            int, typer.Option("--bootstrap", help="Bootstrap resamples when fitting runs.")
-        ] = 200,
-        backtest_bootstrap: Annotated[
-            int, typer.Option("--backtest-bootstrap", help="Bootstrap resamples of the backtest.")
-        ] = 100,
-        holdout: HoldoutOpt = None,
-        no_backtest: Annotated[
-            bool, typer.Option("--no-backtest", help="Skip the backtest even with runs.")
-        ] = False,
-        compute: Annotated[
-            float | None,
-            typer.Option("--compute", help="Add the plan at this budget (FLOP), e.g. 1e24."),
-        ] = None,
-        fit_out: Annotated[
-            Path | None, typer.Option("--fit-out", help="Also write the fit shown (JSON) here.")
-        ] = None,
-        title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
-        seed: ResampleSeedOpt = 0,
-        workers: WorkersOpt = 0,
-        store: StoreOpt = None,
-        json_out: JsonOpt = False,
-        quiet: QuietOpt = False,
-    ) -> None:
-        """Write one self-contained HTML report (interactive plotly figures, fit table, backtest, plan) that opens without a network."""
-        with user_errors():
-            from scalinglab.report.html import write_html
+    ] = "fit",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output image: .png or .svg.")] = Path(
+        "plot.png"
+    ),
+    data: DataOpt = None,
+    map: MapOpt = None,
+    metric: MetricOpt = None,
+    where: WhereOpt = None,
+    x: XOpt = None,
+    holdout: HoldoutOpt = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples of the backtest's fit.")
+    ] = 100,
+    seed: ResampleSeedOpt = 0,
+    workers: WorkersOpt = 0,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Draw one figure of a fit as PNG or SVG (matplotlib)."""
+    with user_errors():
+        from scalinglab.report import plots
+        from scalinglab.report.build import backtest_for_report
 
-            if out.suffix.lower() not in (".html", ".htm"):
-                raise DataError(f"--out {str(out)!r}: the report is HTML; name it *.html.")
-            inputs = _gather(
-                source,
-                law=law,
-                data=data,
-                map=map,
-                metric=metric,
-                where=where,
-                x=x,
-                bootstrap=bootstrap,
-                backtest_bootstrap=backtest_bootstrap,
+        if kind not in plots.KINDS:
+            raise DataError(f"--kind {kind!r} is unknown; use one of {', '.join(plots.KINDS)}.")
+        if out.suffix.lower().lstrip(".") not in plots.FORMATS:
+            raise DataError(f"--out {str(out)!r}: use a .png or .svg file name.")
+        result = load_fit(fit_ref, store)
+        runs = None
+        if data is not None:
+            runs = load_runs(data, map=map, metric=metric, where=where, x=x)
+        elif kind == "backtest":
+            raise DataError(
+                "--kind backtest needs the runs to backtest on: add --data SOURCE "
+                "(and the --where/--metric used for the fit)."
+            )
+        predictions = None
+        axis = "C"
+        if kind == "backtest" and runs is not None:
+            from scalinglab.trust.holdout import Holdout
+
+            bt, spec = backtest_for_report(
+                result,
+                runs,
                 holdout=holdout,
-                no_backtest=no_backtest,
-                compute=compute,
+                n_boot=bootstrap,
                 seed=seed,
                 workers=resolve_workers(workers),
-                store=store,
-                quiet=quiet,
             )
-            if fit_out is not None:
-                inputs.result.save(fit_out)
-            path = write_html(inputs, out, title=title)
-            _wrote(
-                path,
-                quiet=quiet,
-                json_out=json_out,
-                extra={
-                    "law": inputs.result.law,
-                    "fit": str(fit_out) if fit_out is not None else inputs.result.fit_id,
-                    "backtest": inputs.holdout,
-                },
-            )
-            if not quiet and not json_out:
-                print_warnings(inputs.result.warnings)
+            predictions = bt.predictions
+            axis = Holdout.parse(spec).column or _fallback_axis(result)
+        fig = plots.figure(kind, result, runs=runs, predictions=predictions, axis=axis)
+        path = plots.save_figure(fig, out)
+        _wrote(path, quiet=quiet, json_out=json_out, extra={"kind": kind})
+
+
+def report_cmd(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FIT_OR_DATA",
+            help="A fit (JSON file or store id), or runs (file or bundled dataset) to fit first.",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
+    law: Annotated[
+        str | None,
+        typer.Option("--law", help="Law fitted to runs (default chinchilla; power_law with --x)."),
+    ] = None,
+    data: DataOpt = None,
+    map: MapOpt = None,
+    metric: MetricOpt = None,
+    where: WhereOpt = None,
+    x: XOpt = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples when fitting runs.")
+    ] = 200,
+    backtest_bootstrap: Annotated[
+        int, typer.Option("--backtest-bootstrap", help="Bootstrap resamples of the backtest.")
+    ] = 100,
+    holdout: HoldoutOpt = None,
+    no_backtest: Annotated[
+        bool, typer.Option("--no-backtest", help="Skip the backtest even with runs.")
+    ] = False,
+    compute: Annotated[
+        float | None,
+        typer.Option("--compute", help="Add the plan at this budget (FLOP), e.g. 1e24."),
+    ] = None,
+    fit_out: Annotated[
+        Path | None, typer.Option("--fit-out", help="Also write the fit shown (JSON) here.")
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+    seed: ResampleSeedOpt = 0,
+    workers: WorkersOpt = 0,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write one self-contained HTML report (interactive plotly figures, fit table, backtest, plan) that opens without a network."""
+    with user_errors():
+        from scalinglab.report.html import write_html
+
+        if out.suffix.lower() not in (".html", ".htm"):
+            raise DataError(f"--out {str(out)!r}: the report is HTML; name it *.html.")
+        inputs = _gather(
+            source,
+            law=law,
+            data=data,
+            map=map,
+            metric=metric,
+            where=where,
+            x=x,
+            bootstrap=bootstrap,
+            backtest_bootstrap=backtest_bootstrap,
+            holdout=holdout,
+            no_backtest=no_backtest,
+            compute=compute,
+            seed=seed,
+            workers=resolve_workers(workers),
+            store=store,
+            quiet=quiet,
+        )
+        if fit_out is not None:
+            inputs.result.save(fit_out)
+        path = write_html(inputs, out, title=title)
+        _wrote(
+            path,
+            quiet=quiet,
+            json_out=json_out,
+            extra={
+                "law": inputs.result.law,
+                "fit": str(fit_out) if fit_out is not None else inputs.result.fit_id,
+                "backtest": inputs.holdout,
+            },
+        )
+        if not quiet and not json_out:
+            print_warnings(inputs.result.warnings)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plot")(plot_cmd)
+    app.command("report")(report_cmd)
 
 
 def _fallback_axis(result: FitResult) -> str:
@@ -245,62 +224,9 @@ def _fallback_axis(result: FitResult) -> str:
     return "C" if {"N", "D"} <= set(v) else v[0]
 
 
-def _gather(
-    source: str,
-    *,
-    law: str | None,
-    data: str | None,
-    map: list[str] | None,
-    metric: str | None,
-    where: str | None,
-    x: str | None,
-    bootstrap: int,
-    backtest_bootstrap: int,
-    holdout: str | None,
-    no_backtest: bool,
-    compute: float | None,
-    seed: int,
-    workers: int,
-    store: str | None,
-    quiet: bool,
-) -> ReportInputs:
-    from scalinglab.report.build import (
-        ReportInputs,
-        backtest_for_report,
-        fit_for_report,
-        plan_for_report,
-    )
+def _gather(source: str, *, map: list[str] | None, quiet: bool, **kw: Any) -> ReportInputs:
+    """The report's inputs (:func:`scalinglab.report.build.gather`) with a progress bar."""
+    from scalinglab.report.build import gather
 
-    runs: pd.DataFrame | None = None
-    if is_data(source):
-        if data is not None:
-            raise DataError(
-                f"--data {data!r} goes with a fit; {source!r} is already runs (use --where to select)."
-            )
-        runs = load_runs(source, map=map, metric=metric, where=where, x=x)
-        law_name = law or ("power_law" if x is not None else "chinchilla")
-        with ProgressBar(quiet, "bootstrap", bootstrap) as bar:
-            result = fit_for_report(
-                runs,
-                law_name,
-                n_boot=bootstrap,
-                seed=seed,
-                workers=workers,
-                progress=bar.tick,
-                selection=selection_of(runs, source),
-            )
-    else:
-        if law is not None:
-            raise DataError(
-                f"--law {law!r} applies when the report fits runs; {source!r} is already a fit."
-            )
-        result = load_fit(source, store)
-        if data is not None:
-            runs = load_runs(data, map=map, metric=metric, where=where, x=x)
-    bt = spec = None
-    if runs is not None and not no_backtest:
-        bt, spec = backtest_for_report(
-            result, runs, holdout=holdout, n_boot=backtest_bootstrap, seed=seed, workers=workers
-        )
-    plan = plan_for_report(result, compute) if compute is not None else None
-    return ReportInputs(result=result, runs=runs, backtest=bt, holdout=spec, plan=plan)
+    with ProgressBar(quiet, "bootstrap", int(kw["bootstrap"])) as bar:
+        return gather(source, mapping=parse_map(map), progress=bar.tick, **kw)

@@ -170,4 +170,5 @@ def make_law(name: str, n_breaks: int) -> Law:
             "Breaks outside the range of x are not identified by the data: expect wide "
             "intervals for their d and f, and check the fit with a backtest."
         ),
+        auto_candidate=True,
     )

@@ -99,6 +99,8 @@ class Law:
     specialize: Specialize | None = None
     notes: str = ""
     published: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # a default candidate of ``--law auto`` (scalinglab.trust.select) for tables with its variables
+    auto_candidate: bool = False
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -92,4 +92,5 @@ LAW = Law(
         # Besiroglu et al. 2024, table 1 (re-fit on the digitised data).
         "besiroglu2024": {"E": 1.82, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658},
     },
+    auto_candidate=True,
 )

@@ -63,4 +63,5 @@ LAW = Law(
     published={
         "kaplan2020": {"N_c": 8.8e13, "D_c": 5.4e13, "alpha_N": 0.076, "alpha_D": 0.095},
     },
+    auto_candidate=True,
 )

@@ -252,4 +252,5 @@ LAW = Law(
         "The prediction solves the implicit equation per point (Newton on logit((L - L_inf)/"
         "(L_0 - L_inf)))."
     ),
+    auto_candidate=True,
 )

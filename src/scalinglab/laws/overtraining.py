@@ -136,4 +136,5 @@ LAW = Law(
         "Needs columns N and D (M = D/N); C is read from the table when present, else 6ND. "
         "Gadre et al. fit it on 5 runs (4 parameters): expect wide intervals."
     ),
+    auto_candidate=True,
 )

@@ -66,4 +66,5 @@ LAW = Law(
     ),
     evaluate=_evaluate,
     data_grid=_data_grid,
+    auto_candidate=True,
 )

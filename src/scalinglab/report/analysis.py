@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import DataError, FitError
-from scalinglab.fit.api import predict
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.laws.base import FloatArray
 from scalinglab.plan.compute_optimal import chinchilla_allocation
 from scalinglab.plan.isoflop import IsoflopResult
 from scalinglab.plan.isoflop import isoflop as plan_isoflop
+from scalinglab.trust.predict import predict
 from scalinglab.units import training_flops
 
 #: Number of tokens-per-parameter bins of a law of N and D in :func:`law_curves`.
@@ -50,23 +50,22 @@ def axis_label(var: str) -> str:
 
 def x_label(result: FitResult | None, var: str) -> str:
     """The label of a law variable; ``x`` says which column it was (``--x``)."""
-    if var == "x" and result is not None and result.selection.get("x"):
-        return axis_label(str(result.selection["x"]))
+    if var == "x" and result is not None and result.provenance.x:
+        return axis_label(str(result.provenance.x))
     return axis_label(var)
 
 
 def target_label(result: FitResult | None) -> str:
     if result is None:
         return "loss"
-    sel = result.selection
-    metric = str(sel.get("metric") or "y")
-    unit = sel.get("metric_unit")
+    metric = result.provenance.metric or "y"
+    unit = result.provenance.metric_unit
     return f"{metric} ({unit})" if unit else metric
 
 
 def observed(result: FitResult) -> pd.DataFrame:
     """The runs the fit used: its variables, ``y`` and ``run_id`` (and a joint fit's groups)."""
-    frame = pd.DataFrame(result.data)
+    frame = result.frame()
     if "C" not in frame.columns and {"N", "D"} <= set(frame.columns):
         frame["C"] = training_flops(frame["N"].to_numpy(float), frame["D"].to_numpy(float))
     return frame
@@ -113,15 +112,16 @@ def law_curves(result: FitResult, *, interval: str = "calibrated") -> Curves:
     obs = observed(result)
     variables = list(result.variables)
     base_vars = [v for v in variables if not v.startswith("_")]
-    group_col = (result.joint or {}).get("group_by")
+    group_col = result.joint.group_by if result.joint else None
     if {"N", "D"} <= set(base_vars) and len(base_vars) == 2 and group_col is None:
         return _ratio_curves(result, obs, interval)
     x = base_vars[0] if base_vars else "x"
     parts: list[tuple[str, pd.DataFrame]]
     if group_col is not None:
-        parts = [(f"{group_col} = {g}", obs[obs[group_col] == g]) for g in result.joint["groups"]]  # type: ignore[index]
+        groups = result.joint.groups if result.joint else ()
+        parts = [(f"{group_col} = {g}", obs[obs[group_col] == g]) for g in groups]
     else:
-        parts = [(str(result.selection.get("group") or "fit"), obs)]
+        parts = [(str(result.provenance.group or "fit"), obs)]
     curves = []
     for label, part in parts:
         if len(part) == 0:
@@ -179,7 +179,7 @@ def residuals(result: FitResult) -> pd.DataFrame:
     log-space objective, else y - fitted); ``attrs["space"]`` says which."""
     obs = observed(result)
     p = quiet_predict(result, obs, "bootstrap")
-    space = str(result.objective_spec.get("space", "log"))
+    space = result.space
     out = obs.copy()
     out["fitted"] = p["value"].to_numpy(float)
     y = out["y"].to_numpy(float)

@@ -8,18 +8,26 @@ law, objective and level on the rest, with a modest bootstrap (``n_boot``, defau
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from scalinglab.data.datasets import dataset_names
+from scalinglab.data.ingest import read_runs
+from scalinglab.data.select import select_runs
+from scalinglab.data.store import Store
+from scalinglab.errors import DataError
 from scalinglab.fit.api import fit
-from scalinglab.fit.objectives import Objective
-from scalinglab.fit.result import FitResult
+from scalinglab.fit.records import Provenance
+from scalinglab.fit.result import FitResult, load_fit
 from scalinglab.report.analysis import default_holdout
 from scalinglab.trust.backtest import BacktestResult, backtest
+from scalinglab.trust.select import default_law
 
 #: Bootstrap resamples of a fit made for a report, and of its backtest.
 REPORT_BOOTSTRAP = 200
@@ -46,7 +54,7 @@ def fit_for_report(
     seed: int = 0,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
-    selection: Mapping[str, Any] | None = None,
+    provenance: Provenance | None = None,
 ) -> FitResult:
     """Fit ``law`` to the selected ``runs`` with the default objective; warnings are recorded
     in the result (and shown by the report), not emitted."""
@@ -59,7 +67,7 @@ def fit_for_report(
             seed=seed,
             workers=workers,
             progress=progress,
-            selection=selection,
+            provenance=provenance,
         )
 
 
@@ -72,27 +80,14 @@ def backtest_for_report(
     seed: int = 0,
     workers: int = 1,
 ) -> tuple[BacktestResult, str]:
-    """Backtest the fit's law on ``runs`` (same objective and level); returns the result and
+    """Backtest the fit on ``runs`` (its full spec, same level); returns the result and
     the holdout spec used (``holdout`` or :func:`default_holdout`)."""
     spec = holdout or default_holdout(result.variables)
-    o = result.objective_spec
-    objective = Objective(
-        kind=o.get("kind", "huber"),
-        space=o.get("space"),
-        delta=float(o.get("delta", 1e-3)),
-        asymmetry=float(o.get("asymmetry", 1.0)),
-    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # the fit's own spec: objective, fixed parameters, weights and joint layout
         bt = backtest(
-            runs,
-            [result.law],
-            spec,
-            level=result.level,
-            n_boot=n_boot,
-            seed=seed,
-            workers=workers,
-            objective=objective,
+            runs, [result], spec, level=result.level, n_boot=n_boot, seed=seed, workers=workers
         )
     return bt, spec
 
@@ -111,3 +106,89 @@ def plan_for_report(result: FitResult, compute: float) -> dict[str, Any]:
             out: dict[str, Any] = dict(as_dict())
             return out
     return dict(planning.compute_optimal(result, compute).as_dict())
+
+
+def is_fit_file(ref: str) -> bool:
+    """True when ``ref`` is an existing JSON file holding a saved fit or fit set (not runs)."""
+    p = Path(ref)
+    if not (p.is_file() and p.suffix.lower() == ".json"):
+        return False
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return False
+    return isinstance(raw, dict) and (raw.get("kind") in ("fit", "fit_set") or "params" in raw)
+
+
+def is_runs(ref: str) -> bool:
+    """True when ``ref`` names runs: a bundled dataset or an existing file that is not a fit."""
+    return ref in dataset_names() or (Path(ref).is_file() and not is_fit_file(ref))
+
+
+def load_fit_ref(ref: str, store: str | None) -> FitResult:
+    """A fit from a JSON file or the store (by id or unique prefix)."""
+    p = Path(ref)
+    if p.suffix.lower() == ".json" or p.exists():
+        return load_fit(p)
+    with Store.open(store) as st:
+        text = st.load_fit(ref)
+    return load_fit(f"store fit {ref}", text=text)
+
+
+def gather(
+    source: str,
+    *,
+    law: str | None = None,
+    data: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    metric: str | None = None,
+    where: str | None = None,
+    x: str | None = None,
+    bootstrap: int = REPORT_BOOTSTRAP,
+    backtest_bootstrap: int = BACKTEST_BOOTSTRAP,
+    holdout: str | None = None,
+    no_backtest: bool = False,
+    compute: float | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    store: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReportInputs:
+    """Everything a report of ``source`` shows. ``source`` is runs (a file or bundled dataset:
+    ``law``, default :func:`scalinglab.trust.select.default_law`, is fitted to them) or a fit
+    (a JSON file or store id; ``data`` then gives the runs to backtest it on)."""
+
+    def runs_of(ref: str) -> pd.DataFrame:
+        return select_runs(
+            read_runs(ref, mapping=dict(mapping or {})), metric=metric, where=where, x=x
+        )
+
+    runs: pd.DataFrame | None = None
+    if is_runs(source):
+        if data is not None:
+            raise DataError(
+                f"--data {data!r} goes with a fit; {source!r} is already runs (use --where to select)."
+            )
+        runs = runs_of(source)
+        result = fit_for_report(
+            runs,
+            law or default_law(runs),
+            n_boot=bootstrap,
+            seed=seed,
+            workers=workers,
+            progress=progress,
+        )
+    else:
+        if law is not None:
+            raise DataError(
+                f"--law {law!r} applies when the report fits runs; {source!r} is already a fit."
+            )
+        result = load_fit_ref(source, store)
+        runs = runs_of(data) if data is not None else None
+    bt = spec = None
+    if runs is not None and not no_backtest:
+        bt, spec = backtest_for_report(
+            result, runs, holdout=holdout, n_boot=backtest_bootstrap, seed=seed, workers=workers
+        )
+    plan = plan_for_report(result, compute) if compute is not None else None
+    return ReportInputs(result=result, runs=runs, backtest=bt, holdout=spec, plan=plan)

@@ -457,18 +457,18 @@ def _params_table(result: FitResult) -> str:
 def _fit_facts(result: FitResult) -> str:
     s = result.search
     b = result.bootstrap
-    sel = result.selection
+    sel = result.provenance
     facts = [
         ("runs", result.n_points),
-        ("source", sel.get("source")),
-        ("selection (--where)", sel.get("where")),
-        ("group", sel.get("group")),
-        ("metric", f"{sel.get('metric')} ({sel.get('metric_unit')})"),
+        ("source", sel.source),
+        ("selection (--where)", sel.where),
+        ("group", sel.group),
+        ("metric", f"{sel.metric} ({sel.metric_unit})"),
         ("objective", f"{format(result.objective, '.10g')} = {result.objective_text}"),
         ("starts", f"{s.starts}: {s.starts_converged} converged, {s.starts_at_best} at the best"),
         (
             "bootstrap",
-            f"{b.get('converged')} of {b.get('n')} resamples converged, seed {b.get('seed')}",
+            f"{b.converged} of {b.n} resamples converged, seed {b.seed}",
         ),
         ("interval level", result.level),
         ("fit id", result.fit_id),
@@ -510,7 +510,7 @@ def render_html(inputs: ReportInputs, *, title: str | None = None) -> str:
     """The report page as one string (plotly.js inlined)."""
     r = inputs.result
     law = r.law_obj()
-    heading = title or f"scalinglab report: {r.law} fit of {r.selection.get('source') or 'runs'}"
+    heading = title or f"scalinglab report: {r.law} fit of {r.provenance.source or 'runs'}"
     parts = [
         f"<h1>{_e(heading)}</h1>",
         f'<p><code class="formula" id="formula">{_e(r.formula)}</code></p>',

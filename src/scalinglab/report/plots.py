@@ -87,7 +87,7 @@ def _plain_log_y(ax: Axes) -> None:
 
 
 def _title(result: FitResult) -> str:
-    group = result.selection.get("group")
+    group = result.provenance.group
     return result.formula + (f"   [{group}]" if group else "")
 
 

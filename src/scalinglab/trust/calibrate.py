@@ -17,24 +17,38 @@ corrections, both estimated from the fitted runs alone:
    2018, split conformal). With fewer than 5 nested runs no scale is applied and the fit says so.
 
 Only runs given to the fit are used: in a backtest the held-out runs never inform calibration.
+
+Calibration is its own step, :func:`calibrate`, applied to a fit by the CLI's ``fit`` and by
+:func:`scalinglab.trust.predict.predict` when a fit has none; ``fit()`` never runs it. Its
+nested refits draw from the fit seed's ``"calibration"`` stream, independent of the bootstrap.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalinglabError
+from scalinglab.errors import FitError, ScalinglabError
+from scalinglab.fit.api import fit_spec
+from scalinglab.fit.predict import central_interval, prediction_draws, stream
+from scalinglab.fit.records import Calibration
+from scalinglab.fit.result import FitResult
+from scalinglab.fit.variables import law_variables
 from scalinglab.laws.base import FloatArray, Law
+from scalinglab.laws.registry import get_law
+from scalinglab.trust.holdout import axis_values
 
 LEVELS = (0.5, 0.68, 0.8, 0.9, 0.95, 0.99)
 # rolling origins of the nested backtest: hold back the top 10%, 20%, 30% along the axis
 NESTED_FRACTIONS = (0.1, 0.2, 0.3)
 MIN_NESTED = 5
+#: bootstrap resamples of each nested refit (enough for the interval quantiles it scores)
+NESTED_BOOT = 100
+METHOD = "bootstrap + run noise + nested split-conformal scale"
 
 
 def default_axis(law: Law, frame: pd.DataFrame) -> str | None:
@@ -49,35 +63,14 @@ def default_axis(law: Law, frame: pd.DataFrame) -> str | None:
     return v[0] if v and v[0] in frame.columns else None
 
 
-def predictive_draws(
-    center: FloatArray, draws: FloatArray, residuals: FloatArray, seed: int
-) -> FloatArray:
-    """Bootstrap predictions (K, m) plus a randomly drawn fitted residual each (objective space)."""
-    if residuals.size == 0:
-        return draws
-    rng = np.random.default_rng(seed)
-    pick = rng.integers(0, residuals.size, size=draws.shape[0])
-    return np.asarray(draws + residuals[pick][:, None], dtype=float)
-
-
-def interval(
-    center: FloatArray, pred: FloatArray, level: float, scale: float
-) -> tuple[FloatArray, FloatArray]:
-    """Central interval of ``pred`` (K, m) at ``level``, its half-widths around ``center`` scaled."""
-    a = (1.0 - level) / 2.0
-    lo, hi = np.quantile(pred, [a, 1.0 - a], axis=0)
-    lo = np.minimum(lo, center)
-    hi = np.maximum(hi, center)
-    return center - scale * (center - lo), center + scale * (hi - center)
-
-
-def scale_for(calibration: Mapping[str, Any] | None, level: float) -> float:
-    """The extrapolation scale at ``level`` from a fit's stored nested-backtest scores."""
-    if not calibration or not calibration.get("z"):
+def scale_for(calibration: Calibration | None, level: float) -> float:
+    """The extrapolation scale at ``level`` from a fit's nested-backtest scores: the
+    ceil((n+1) level)/n empirical quantile of z, at least 1 (split conformal)."""
+    if calibration is None or not calibration.z:
         return 1.0
-    levels = np.array(calibration["levels"], dtype=float)
+    levels = np.array(calibration.levels, dtype=float)
     j = int(np.argmin(np.abs(levels - level)))
-    z = np.sort(np.asarray([row[j] for row in calibration["z"]], dtype=float))
+    z = np.sort(np.asarray([row[j] for row in calibration.z], dtype=float))
     n = z.size
     if n < MIN_NESTED:
         return 1.0
@@ -85,43 +78,107 @@ def scale_for(calibration: Mapping[str, Any] | None, level: float) -> float:
     return float(max(1.0, z[k]))
 
 
-def nested_scores(
-    frame: pd.DataFrame,
-    axis_values: FloatArray,
-    refit: Callable[[pd.DataFrame], Any],
-    predict_obj: Callable[[Any, np.ndarray], tuple[FloatArray, FloatArray]],
-    truth_obj: FloatArray,
-) -> list[list[float]]:
-    """z-scores of held-back runs: for each origin in ``NESTED_FRACTIONS``, the top fraction of
-    runs along the axis is predicted by a refit on the rest. ``predict_obj(fit, held_mask) ->
-    (center (m,), predictive draws (K, m))`` in objective space; ``truth_obj`` the observed
-    targets in objective space. One row of z per held-back run and origin, one column per level
-    of ``LEVELS``."""
-    n = axis_values.size
-    order = np.argsort(axis_values, kind="stable")
-    out: list[list[float]] = []
+def z_scores(center: FloatArray, pred: FloatArray, truth: FloatArray) -> list[list[float]]:
+    """For each point, per level of :data:`LEVELS`, the factor by which the interval's
+    half-width on the truth's side must grow to reach the truth (0 when the truth is the
+    centre, 1e6 when the interval has no width on that side)."""
+    out = []
+    for i in range(truth.size):
+        zs = []
+        for lvl in LEVELS:
+            lo, hi = central_interval(center[i : i + 1], pred[:, i : i + 1], lvl, 1.0)
+            dev = truth[i] - center[i]
+            half = (hi[0] - center[i]) if dev >= 0 else (center[i] - lo[0])
+            zs.append(float(abs(dev) / half) if half > 0 else (0.0 if dev == 0 else 1e6))
+        out.append(zs)
+    return out
+
+
+def origins(axis: FloatArray) -> list[np.ndarray]:
+    """Masks of the held-back runs: the top 10%, 20%, 30% along ``axis`` (duplicates and
+    origins that leave fewer than 2 runs to fit dropped)."""
+    n = axis.size
+    order = np.argsort(axis, kind="stable")
+    out: list[np.ndarray] = []
     seen: set[int] = set()
     for frac in NESTED_FRACTIONS:
         k = max(1, math.ceil(frac * n))
-        held = axis_values >= axis_values[order[n - k]]
+        held = axis >= axis[order[n - k]]
         key = int(held.sum())
         if held.all() or (~held).sum() < 2 or key in seen:
             continue
         seen.add(key)
+        out.append(held)
+    return out
+
+
+def _runs_for(result: FitResult, runs: pd.DataFrame | None) -> pd.DataFrame:
+    if runs is None:
+        runs = result.frame()
+    elif len(runs) != result.n_points:
+        raise FitError(
+            f"calibrate: the runs table has {len(runs)} rows but the fit was made on "
+            f"{result.n_points}; pass the runs the fit was fitted on."
+        )
+    frame = runs.reset_index(drop=True).copy()
+    frame["__w"] = np.asarray(result.data["weight"], dtype=float)
+    if "y" not in frame.columns:
+        frame["y"] = np.asarray(result.data["y"], dtype=float)
+    return frame
+
+
+def nested(result: FitResult, frame: pd.DataFrame, axis: str) -> list[list[float]]:
+    """z-scores of the runs held back at each origin, predicted by a refit of the fit's own
+    spec (fewer resamples, the calibration stream's seed) on the rest."""
+    law = result.law_obj()
+    X_all = law_variables(frame, law, "runs")
+    ax = axis_values(frame.assign(**{axis: X_all[axis]}) if axis in X_all else frame, axis)
+    seed = int(stream(result.seed, "calibration").generate_state(1)[0])
+    spec = replace(result.spec, n_boot=min(result.spec.n_boot, NESTED_BOOT), seed=seed)
+    y_all = np.asarray(result.data["y"], dtype=float)
+    truth = np.log(y_all) if result.space == "log" else y_all
+    out: list[list[float]] = []
+    for held in origins(ax):
         try:
-            fitted = refit(frame.loc[~held])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sub = fit_spec(frame.loc[~held], spec, weights="__w")
         except ScalinglabError:
             continue  # too few runs left for this origin
-        center, pred = predict_obj(fitted, held)
+        lw = sub.law_obj()
+        # variables from the whole table, then the held-back rows (a curve needs its past)
+        X = {k: v[held] for k, v in law_variables(frame, lw, "runs").items()}
+        center, pred = prediction_draws(sub, X, noise=True)
         if pred.shape[0] < 2:
             continue  # the refit has no usable bootstrap draws: no interval to score
-        t = truth_obj[held]
-        for i in range(t.size):
-            zs = []
-            for lvl in LEVELS:
-                lo, hi = interval(center[i : i + 1], pred[:, i : i + 1], lvl, 1.0)
-                dev = t[i] - center[i]
-                half = (hi[0] - center[i]) if dev >= 0 else (center[i] - lo[0])
-                zs.append(float(abs(dev) / half) if half > 0 else (0.0 if dev == 0 else 1e6))
-            out.append(zs)
+        out += z_scores(center, pred, truth[held])
     return out
+
+
+def calibrate(result: FitResult, runs: pd.DataFrame | None = None) -> FitResult:
+    """``result`` with its :class:`Calibration`: the nested rolling-origin backtest on the runs
+    it was fitted on (``runs``: that table; default the fit's stored columns, enough for every
+    law whose variables are columns). A fit without bootstrap draws, or a law without an
+    extrapolation axis, gets a calibration whose ``note`` says why no scale applies."""
+
+    def done(note: str, z: list[list[float]] | None = None, axis: str | None = None) -> FitResult:
+        rows = tuple(tuple(r) for r in (z or ()))
+        return replace(result, calibration=Calibration(METHOD, LEVELS, rows, axis, note))
+
+    if result.bootstrap.n == 0:
+        return done("no bootstrap draws: no interval to calibrate")
+    law = get_law(result.law)
+    if runs is None and law.prepare is not None:
+        return done(f"no nested calibration: law {law.name!r} needs the runs table")
+    frame = _runs_for(result, runs)
+    axis = default_axis(result.law_obj(), frame)
+    if axis is None:
+        return done("no extrapolation axis for this law: no nested calibration")
+    try:
+        z = nested(result, frame, axis)
+    except ScalinglabError as exc:
+        return done(f"no nested calibration: {exc}")
+    note = (
+        f"only {len(z)} nested runs: no extrapolation scale applied" if len(z) < MIN_NESTED else ""
+    )
+    return done(note, z, axis)

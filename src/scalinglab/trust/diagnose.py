@@ -246,7 +246,7 @@ def _break_test(xs: np.ndarray, best: np.ndarray) -> tuple[float, float, float, 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            null = fit(frame, "power_law", n_boot=0, calibrate=False)
+            null = fit(frame, "power_law", n_boot=0)
     except ScalinglabError:
         return None
     E, A, alpha = (null.params[k] for k in ("E", "A", "alpha"))
@@ -350,7 +350,7 @@ def diagnose(
     if law is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = fit(frame, law, n_boot=n_boot, seed=seed, calibrate=False)
+            result = fit(frame, law, n_boot=n_boot, seed=seed)
         out += diagnose_fit(result)
         if target:
             out += diagnose_extrapolation(result, target)

@@ -17,17 +17,17 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import FitError
-from scalinglab.fit.api import _objective_space_predictions
+from scalinglab.fit.predict import central_interval, objective_space, points_frame, predictive_draws
 from scalinglab.fit.result import FitResult
 from scalinglab.fit.variables import law_variables
 from scalinglab.laws.base import FloatArray
-from scalinglab.trust import calibrate as cal
+from scalinglab.trust.calibrate import calibrate, scale_for
 
 
 def _draws(result: FitResult, X: Mapping[str, FloatArray]) -> tuple[FloatArray, FloatArray, str]:
     law = result.law_obj()
-    space = str(result.objective_spec.get("space", law.space))
-    center, pred = _objective_space_predictions(
+    space = result.space
+    center, pred = objective_space(
         law, space, result.theta(), law.to_internal_array(result.draws()), X
     )
     if pred.shape[0] < 2:
@@ -40,10 +40,8 @@ def _draws(result: FitResult, X: Mapping[str, FloatArray]) -> tuple[FloatArray, 
 def _noisy(
     result: FitResult, center: FloatArray, pred: FloatArray, level: float, seed: int
 ) -> FloatArray:
-    calib = result.calibration or {}
-    res = np.asarray(calib.get("residuals") or [], dtype=float)
-    noisy = cal.predictive_draws(center, pred, res, seed)
-    return center + cal.scale_for(calib, level) * (noisy - center)
+    noisy = predictive_draws(center, pred, result.residuals, seed)
+    return center + scale_for(result.calibration, level) * (noisy - center)
 
 
 def predict_two_stage(
@@ -64,11 +62,11 @@ def predict_two_stage(
     lvl = loss_fit.level if level is None else level
     if not 0 < lvl < 1:
         raise FitError(f"level must be between 0 and 1, got {lvl!r}.")
-    frame = (
-        points.reset_index(drop=True)
-        if isinstance(points, pd.DataFrame)
-        else pd.DataFrame({k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in points.items()})
-    )
+    if loss_fit.calibration is None:
+        loss_fit = calibrate(loss_fit)
+    if downstream_fit.calibration is None:
+        downstream_fit = calibrate(downstream_fit)
+    frame = points_frame(points)
     law1 = loss_fit.law_obj()
     X1 = law_variables(frame, law1, "points")
     c1, p1, s1 = _draws(loss_fit, X1)
@@ -80,8 +78,8 @@ def predict_two_stage(
     K = min(L_draws.shape[0], d2.shape[0])
     if K < 2:
         raise FitError("two-stage prediction needs bootstrap draws in both fits.")
-    space2 = str(downstream_fit.objective_spec.get("space", law2.space))
-    center2, _ = _objective_space_predictions(
+    space2 = downstream_fit.space
+    center2, _ = objective_space(
         law2, space2, downstream_fit.theta(), np.empty((0, len(law2.params))), {"x": L_center}
     )
     vals = np.empty((K, L_center.size))
@@ -94,9 +92,9 @@ def predict_two_stage(
             fk = np.exp(fk) if law2.space == "log" else np.log(fk)
         vals[:, i] = fk
     vals = _noisy(downstream_fit, center2, vals, lvl, seed + 1)
-    lo, hi = cal.interval(center2, vals, lvl, 1.0)
+    lo, hi = central_interval(center2, vals, lvl, 1.0)
     back = np.exp if space2 == "log" else (lambda v: v)
-    l_lo, l_hi = cal.interval(c1, loss_draws, lvl, 1.0)
+    l_lo, l_hi = central_interval(c1, loss_draws, lvl, 1.0)
     out = pd.DataFrame({v: X1[v] for v in law1.variables if not v.startswith("_")})
     out["loss"], out["loss_low"], out["loss_high"] = L_center, to_nat1(l_lo), to_nat1(l_hi)
     out["value"], out["low"], out["high"] = back(center2), back(lo), back(hi)

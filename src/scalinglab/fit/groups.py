@@ -1,0 +1,96 @@
+"""Fits of many groups: separate fits per group (in parallel processes), and the one entry point
+that chooses between a single fit, a fit per group and a joint fit with shared parameters."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from scalinglab.data.select import group_runs
+from scalinglab.errors import ConvergenceWarning, FitError, ScalinglabError
+from scalinglab.fit.api import fit
+from scalinglab.fit.records import Provenance
+from scalinglab.fit.result import FitResult, FitSet
+from scalinglab.laws.base import Law
+from scalinglab.laws.registry import get_law
+
+
+def _fit_one(args: tuple[pd.DataFrame, dict[str, Any]]) -> FitResult | str:
+    frame, kw = args
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # recorded in FitResult.warnings; re-emitted by caller
+        try:
+            return fit(frame, **kw)
+        except ScalinglabError as exc:
+            return str(exc)
+
+
+def pool_context() -> Any:
+    """Fork where the platform has it (workers inherit the loaded laws), else the default."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None
+
+
+def fit_groups(
+    groups: Sequence[tuple[str | None, pd.DataFrame]],
+    law: str | Law,
+    *,
+    workers: int = 1,
+    group_by: str = "group",
+    progress: Callable[[int], None] | None = None,
+    **kwargs: Any,
+) -> FitSet:
+    """Fit each (key, table) separately; groups run in parallel processes when ``workers`` > 1.
+    Results are in the order given and do not depend on ``workers``. A group whose fit fails
+    does not discard the others: the error names the failed groups and keeps nothing only when
+    every group failed (then the first group's message is raised)."""
+    law_name = get_law(law).name
+    base = kwargs.pop("provenance", None)
+    base_d = base.to_dict() if isinstance(base, Provenance) else dict(base or {})
+    jobs = []
+    for key, frame in groups:
+        kw = dict(kwargs, law=law_name, workers=1, provenance={**base_d, "group": key})
+        jobs.append((frame, kw))
+    if workers <= 1 or len(jobs) <= 1:
+        results = [_fit_one(j) for j in jobs]
+    else:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
+            results = list(pool.map(_fit_one, jobs))
+    if progress:
+        progress(len(jobs))
+    failed = [(k, r) for (k, _), r in zip(groups, results, strict=True) if isinstance(r, str)]
+    done = [r for r in results if isinstance(r, FitResult)]
+    if not done:
+        raise FitError(f"every group failed; first, group {failed[0][0]}: {failed[0][1]}")
+    for key, msg in failed:
+        warnings.warn(f"[{key}] fit failed: {msg}", ConvergenceWarning, stacklevel=2)
+    for r in done:
+        for msg in r.warnings:
+            warnings.warn(f"[{r.provenance.group}] {msg}", ConvergenceWarning, stacklevel=2)
+    return FitSet(tuple(done), group_by, tuple((str(k), m) for k, m in failed))
+
+
+def fit_runs(
+    runs: pd.DataFrame,
+    law: str | Law,
+    *,
+    group_by: str | None = None,
+    shared: Sequence[str] = (),
+    workers: int = 1,
+    **kwargs: Any,
+) -> FitResult | FitSet:
+    """The fit a user asks for: one fit; with ``group_by`` one fit per group (a :class:`FitSet`);
+    with ``group_by`` and ``shared`` one joint fit whose ``shared`` parameters are common to the
+    groups. ``kwargs`` go to :func:`scalinglab.fit.fit`."""
+    if shared and not group_by:
+        raise FitError("--shared needs --group-by COLUMN (the groups that share them).")
+    if group_by is None or shared:
+        return fit(runs, law, group_by=group_by, shared=shared, workers=workers, **kwargs)
+    parts = [(key, part) for key, part in group_runs(runs, group_by)]
+    return fit_groups(parts, law, workers=workers, group_by=group_by, **kwargs)
