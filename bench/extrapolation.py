@@ -32,11 +32,12 @@ import pandas as pd
 
 from scalinglab.data import load_dataset, select_runs
 from scalinglab.data.select import group_runs
-from scalinglab.fit import fit, predict
-from scalinglab.fit.twostage import predict_two_stage
+from scalinglab.fit import fit
 from scalinglab.laws import list_laws
-from scalinglab.trust import backtest
-from scalinglab.trust.backtest import choices_from_selection, scores
+from scalinglab.trust import backtest, predict
+from scalinglab.trust.backtest import scores
+from scalinglab.trust.select import choices_from_selection
+from scalinglab.trust.twostage import predict_two_stage
 
 warnings.simplefilter("ignore")
 LEVEL = 0.9
@@ -134,7 +135,7 @@ def _point_rmse_log(curve: pd.DataFrame, law: str) -> float:
     ``Training == 1`` runs, as the backtest fits it."""
     frame = curve.reset_index(drop=True)
     held = (frame["Training"] == 0).to_numpy()
-    r = fit(frame.loc[~held], law, n_boot=0, calibrate=False, seed=0)
+    r = fit(frame.loc[~held], law, n_boot=0, seed=0)
     p = predict(r, frame, interval="bootstrap", rows=held)
     truth = frame.loc[held, "y"].to_numpy(float)
     v = p["value"].to_numpy()

@@ -29,7 +29,9 @@ SUMMARY_KEYS = {
     "starts",
     "starts_converged",
     "warnings",
-    "schema_version",
+    "aic",
+    "bic",
+    "at_bound",
 }
 CHINCHILLA_PARAMS = {"E", "A", "B", "alpha", "beta"}
 
@@ -102,7 +104,7 @@ def small_fit_file(workdir: Path, planted_csv: Path) -> Path:
     frame = pd.read_csv(planted_csv).rename(columns={"loss": "y"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = fit(frame, "chinchilla", n_boot=20, seed=0, calibrate=False)
+        result = fit(frame, "chinchilla", n_boot=20, seed=0)
     path = workdir / "small_fit.json"
     result.save(path)
     return path

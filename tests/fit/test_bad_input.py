@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalinglab._version import SCHEMA_VERSION
-from scalinglab.cli import fitcmd
+from scalinglab._version import RESULT_FORMAT
+from scalinglab.cli import common as fitcmd
+from scalinglab.cli.common import parse_fix
 from scalinglab.errors import DataError, FitError, NotFittedError
-from scalinglab.fit import FitResult, Objective, fit, fit_groups, predict
+from scalinglab.fit import FitResult, Objective, fit, fit_groups
 from scalinglab.laws import get_law
+from scalinglab.trust import predict
 
 TRUTH = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.36}
 
@@ -37,7 +39,7 @@ def runs() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def small_fit(runs: pd.DataFrame) -> FitResult:
-    return fit(runs, "chinchilla", n_boot=20, seed=0, calibrate=False)
+    return fit(runs, "chinchilla", n_boot=20, seed=0)
 
 
 def _num(value: float) -> str:
@@ -103,7 +105,7 @@ def test_missing_variable_column_names_it_and_how_to_map(runs: pd.DataFrame) -> 
 
 def test_missing_column_names_the_source(runs: pd.DataFrame) -> None:
     with pytest.raises(FitError, match=r"my_file\.csv has columns"):
-        fit(runs.drop(columns="N"), "chinchilla", selection={"source": "my_file.csv"})
+        fit(runs.drop(columns="N"), "chinchilla", provenance={"source": "my_file.csv"})
 
 
 @pytest.mark.parametrize(("col", "value"), [("N", 0.0), ("N", -5.0), ("D", 0.0), ("D", math.nan)])
@@ -265,9 +267,9 @@ def test_bad_resample_by(runs: pd.DataFrame) -> None:
 def test_resample_by_group_works(runs: pd.DataFrame) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = fit(runs, "chinchilla", n_boot=20, resample_by="size", seed=1, calibrate=False)
-    assert r.bootstrap["resample_by"] == "size"
-    draws = np.array(r.bootstrap["draws"], dtype=float)
+        r = fit(runs, "chinchilla", n_boot=20, resample_by="size", seed=1)
+    assert r.bootstrap.resample_by == "size"
+    draws = np.array(r.bootstrap.draws, dtype=float)
     assert draws.shape == (20, 5)
 
 
@@ -373,33 +375,35 @@ def test_load_non_fit_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path.write_text(json.dumps({"hello": 1}))
     with pytest.raises(
         NotFittedError,
-        match=r"other\.json: not a scalinglab fit file \(no 'law'/'params'\); write one with "
+        match=r"other\.json: not a fit or fit_set file \(no 'kind' key\); write one with "
         r"`scalinglab fit \.\.\. --out fit\.json`",
     ):
         FitResult.load(path)
     path.write_text("[1, 2]")
-    with pytest.raises(NotFittedError, match=r"not a scalinglab fit file"):
+    with pytest.raises(NotFittedError, match=r"not a scalinglab result \(a JSON object"):
         FitResult.load(path)
 
 
 def test_load_invalid_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "broken.json"
     path.write_text("{not json")
-    with pytest.raises(NotFittedError, match=r"broken\.json: not a fit file \(invalid JSON:"):
+    with pytest.raises(
+        NotFittedError, match=r"broken\.json: not a JSON result file \(Expecting property name"
+    ):
         FitResult.load(path)
 
 
-def test_wrong_schema_version(small_fit: FitResult) -> None:
+def test_wrong_result_format(small_fit: FitResult) -> None:
     d = small_fit.to_dict()
-    d["schema_version"] = SCHEMA_VERSION + 1
+    d["format"] = RESULT_FORMAT + 1
     with pytest.raises(
         NotFittedError,
-        match=rf"fit was written with schema version {SCHEMA_VERSION + 1}; this scalinglab reads "
-        rf"version {SCHEMA_VERSION}\. Refit with this version",
+        match=rf"this fit was written in result format {RESULT_FORMAT + 1}; this scalinglab "
+        rf"reads format {RESULT_FORMAT}\. Refit with this version",
     ):
         FitResult.from_json(json.dumps(d))
-    del d["schema_version"]
-    with pytest.raises(NotFittedError, match=r"schema version None"):
+    del d["format"]
+    with pytest.raises(NotFittedError, match=r"result format 1;"):
         FitResult.from_dict(d)
 
 
@@ -452,7 +456,7 @@ def test_compute_optimal_non_positive_exponent(small_fit: FitResult) -> None:
         compute_optimal(r, 1e21)
 
 
-# ----- cli/fitcmd.py helpers -----
+# ----- cli/common.py helpers -----
 
 
 @pytest.mark.parametrize("item", ["alpha", "alpha=", "=0.3", "alpha=abc", "alpha=nan", "alpha=inf"])
@@ -460,12 +464,12 @@ def test_parse_fix_rejects(item: str) -> None:
     with pytest.raises(
         FitError, match=r"--fix .*: expected PARAM=NUMBER, e\.g\. --fix alpha=0\.34"
     ):
-        fitcmd._parse_fix([item])
+        parse_fix([item])
 
 
 def test_parse_fix_accepts() -> None:
-    assert fitcmd._parse_fix([" alpha = 0.34", "E=1.8"]) == {"alpha": 0.34, "E": 1.8}
-    assert fitcmd._parse_fix(None) == {}
+    assert parse_fix([" alpha = 0.34", "E=1.8"]) == {"alpha": 0.34, "E": 1.8}
+    assert parse_fix(None) == {}
 
 
 def test_load_fit_missing_json_file(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -172,8 +172,8 @@ def test_scipy_cannot_improve_the_engine_optimum(
 
 
 def test_bootstrap_intervals(runs: pd.DataFrame) -> None:
-    r = fit(runs, "chinchilla", n_boot=200, seed=0, calibrate=False)
-    assert r.bootstrap["converged"] >= 190
+    r = fit(runs, "chinchilla", n_boot=200, seed=0)
+    assert r.bootstrap.converged >= 190
     lo, hi = r.intervals["alpha"]
     assert abs(lo - 0.319) <= 0.01 and abs(hi - 0.370) <= 0.01
     lo, hi = r.intervals["E"]
@@ -181,5 +181,5 @@ def test_bootstrap_intervals(runs: pd.DataFrame) -> None:
     for k, (lo, hi) in r.intervals.items():
         assert lo <= r.params[k] <= hi, k
     # the bootstrap is seeded: the same seed gives the same draws
-    again = fit(runs, "chinchilla", n_boot=200, seed=0, calibrate=False)
-    assert np.array_equal(np.array(r.bootstrap["draws"]), np.array(again.bootstrap["draws"]))
+    again = fit(runs, "chinchilla", n_boot=200, seed=0)
+    assert np.array_equal(np.array(r.bootstrap.draws), np.array(again.bootstrap.draws))

@@ -62,7 +62,7 @@ def quiet_fit(frame: pd.DataFrame, law: str, **kw) -> FitResult:  # type: ignore
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # warnings are recorded in FitResult.warnings
         # the nested calibration backtest is not what these tests are about and costs seconds
-        return fit(frame, law, calibrate=False, **kw)
+        return fit(frame, law, **kw)
 
 
 def huber_objective(law_name: str, params: Mapping[str, float], frame: pd.DataFrame) -> float:
@@ -77,7 +77,7 @@ def check_sane(r: FitResult) -> None:
     assert all(math.isfinite(v) for v in r.params.values()), r.params
     assert math.isfinite(r.objective) and r.objective >= 0
     assert r.search.starts_converged >= 1
-    if r.bootstrap["n"]:
+    if r.bootstrap.n:
         for k, (lo, hi) in r.intervals.items():
             assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi, k
 
@@ -185,7 +185,7 @@ def test_truth_inside_interval_for_most_seeds(law_name: str) -> None:
         frame = planted(law_name, truth, X, SIGMA, seed)
         r = quiet_fit(frame, law_name, n_boot=200, seed=seed)
         check_sane(r)
-        assert r.bootstrap["converged"] >= 190
+        assert r.bootstrap.converged >= 190
         assert log_prediction_error(law_name, r, truth, X) <= 0.01
         for k in EXPONENTS[law_name]:
             assert r.params[k] == pytest.approx(truth[k], rel=0.1), k

@@ -83,14 +83,14 @@ def quiet_fit(frame: pd.DataFrame, law: str, **kw: Any) -> FitResult:
     warnings silenced (they are recorded in the result)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit(frame, law, calibrate=False, **kw)
+        return fit(frame, law, **kw)
 
 
 def assert_sane(r: FitResult) -> None:
     """What every fit of valid data must satisfy: finite parameters and intervals."""
     assert all(math.isfinite(v) for v in r.params.values()), r.params
     assert math.isfinite(r.objective) and r.objective >= 0
-    if r.bootstrap["n"]:
+    if r.bootstrap.n:
         for k, (lo, hi) in r.intervals.items():
             assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi, k
 

@@ -82,7 +82,7 @@ def test_gadre_et_al_figure_1_is_the_two_stage_prediction() -> None:
     five, fit_set, targets = _gadre()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r_loss = fit(five.assign(y=five["loss_c4_val"]), "overtraining", n_boot=0, calibrate=False)
+        r_loss = fit(five.assign(y=five["loss_c4_val"]), "overtraining", n_boot=0)
     assert OVERTRAINING.prepare is not None
     loss = OVERTRAINING.predict(r_loss.theta(), OVERTRAINING.prepare(targets))[0]
     r = quiet_fit(fit_set, "downstream_error", n_boot=0)

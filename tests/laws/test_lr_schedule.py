@@ -14,10 +14,11 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from scalinglab.errors import DataError, FitError
-from scalinglab.fit import FitResult, fit, predict
+from scalinglab.fit import FitResult, fit
 from scalinglab.laws import get_law
 from scalinglab.laws.base import FloatArray
 from scalinglab.laws.lr_schedule import LAMBDA, LAW, annealing_areas
+from scalinglab.trust import predict
 
 # ----- S1 and S2 against the paper's per-step recursion -----
 
@@ -220,7 +221,7 @@ def planted(truth: dict[str, float], seed: int) -> pd.DataFrame:
 def quiet_fit(frame: pd.DataFrame, law: str, **kw) -> FitResult:  # type: ignore[no-untyped-def]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # recorded in FitResult.warnings
-        return fit(frame, law, calibrate=False, **kw)
+        return fit(frame, law, **kw)
 
 
 @pytest.mark.slow

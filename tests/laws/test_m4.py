@@ -173,7 +173,7 @@ def _curves() -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
 def _rmse_log(law: str, train: pd.DataFrame, test: pd.DataFrame) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = fit(train, law, n_boot=0, calibrate=False)
+        r = fit(train, law, n_boot=0)
     lw = r.law_obj()
     pred = lw.predict(r.theta(), {"x": test["x"].to_numpy(float)})[0]
     return float(np.sqrt(np.mean((np.log(pred) - np.log(test["y"].to_numpy(float))) ** 2)))

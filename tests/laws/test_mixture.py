@@ -19,9 +19,10 @@ from law_checks import (
 )
 
 from scalinglab.errors import DataError, FitError
-from scalinglab.fit import FitResult, fit, predict
+from scalinglab.fit import FitResult, fit
 from scalinglab.laws import get_law
 from scalinglab.laws.mixture import LAW, mixture_columns
+from scalinglab.trust import predict
 
 _R = np.random.default_rng(3).dirichlet([1.0, 1.0, 1.0], size=40)  # 40 random 3-domain mixtures
 X = {"mix_code": _R[:, 0], "mix_math": _R[:, 1], "mix_web": _R[:, 2]}

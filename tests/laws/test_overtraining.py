@@ -14,8 +14,9 @@ from law_checks import SETTINGS, assert_jacobian, assert_sane
 
 from scalinglab.data import load_dataset, select_runs
 from scalinglab.errors import ExtrapolationWarning, FitError
-from scalinglab.fit import FitResult, Objective, fit, predict
+from scalinglab.fit import FitResult, Objective, fit
 from scalinglab.laws.overtraining import LAW
+from scalinglab.trust import predict
 from scalinglab.units import training_flops
 
 # 5 model sizes x 8 token multipliers, Gadre et al.'s grid (M = 5 ... 640)
@@ -41,7 +42,7 @@ def _planted(truth: dict[str, float], seed: int) -> pd.DataFrame:
 def _quiet_fit(frame: pd.DataFrame, **kw: object) -> FitResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit(frame, "overtraining", calibrate=False, **kw)  # type: ignore[arg-type]
+        return fit(frame, "overtraining", **kw)  # type: ignore[arg-type]
 
 
 def test_value_matches_plain_formula() -> None:
@@ -117,8 +118,10 @@ def test_reproduces_gadre_et_al_figure_1() -> None:
     assert len(fit_set) == 5 and len(targets) == 2
     assert set(fit_set["C"]) == set(6 * fit_set["N"] * fit_set["D"])  # the bundled C is 6ND
     r = _quiet_fit(fit_set, n_boot=0)
-    assert r.objective_spec["kind"] == "lsq" and r.objective_spec["space"] == "linear"
-    with pytest.warns(ExtrapolationWarning, match="392x beyond"):  # 392x the largest C
+    assert r.objective_spec.kind == "lsq" and r.objective_spec.space == "linear"
+    with pytest.warns(
+        ExtrapolationWarning, match="392x outside the fitted range"
+    ):  # 392x the largest C
         pred = predict(r, targets)["value"].to_numpy()
     rel = np.abs(pred - targets["y"].to_numpy()) / targets["y"].to_numpy()
     np.testing.assert_allclose(rel, [0.0071, 0.0073], atol=0.0005)

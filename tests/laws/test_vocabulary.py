@@ -80,7 +80,7 @@ def test_negative_targets_are_fitted_in_linear_space() -> None:
     frame = planted("vocabulary", RELEASED, X, 0.0, 0)
     assert (frame["y"] < 0).all()
     r = quiet_fit(frame, "vocabulary", n_boot=0)
-    assert r.objective_spec["space"] == "linear"
+    assert r.objective_spec.space == "linear"
     assert max_log_error("vocabulary", r, RELEASED, X) < 1e-6
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-from scalinglab.fit.result import FitResult, SearchSummary
+from scalinglab.fit.result import FitResult, fit_from_params
 from scalinglab.laws.registry import get_law
 
 HOFFMANN = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -31,32 +31,7 @@ def make_fit(
     if draws is None and rel_sd > 0:
         rng = np.random.default_rng(seed)
         draws = p * np.exp(rel_sd * rng.standard_normal((n_draws, p.size)))
-    d = [] if draws is None else np.asarray(draws).tolist()
-    return FitResult(
-        law=law,
-        law_version=lw.version,
-        citation=lw.citation,
-        formula=lw.formula,
-        params={n: float(params[n]) for n in names},
-        fixed={},
-        intervals={n: (float("nan"), float("nan")) for n in names},
-        level=0.95,
-        objective=0.0,
-        objective_spec={},
-        objective_text="",
-        n_points=0,
-        search=SearchSummary(0, 0, 0, 0, {}, None, 0),
-        warnings=(),
-        variables=lw.variables,
-        data=dict(data or {}),
-        selection={},
-        bootstrap={"n": len(d), "seed": seed, "resample_by": None, "converged": len(d), "draws": d},
-        covariance=None,
-        correlation=None,
-        calibration=None,
-        seed=seed,
-        created_at="2025-01-01T00:00:00+00:00",
-    )
+    return fit_from_params(law, params, draws=draws, data=data, seed=seed)
 
 
 @pytest.fixture

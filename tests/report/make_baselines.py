@@ -75,7 +75,11 @@ def make_fixtures() -> None:
             "chinchilla",
             n_boot=60,
             seed=0,
-            selection={"source": "planted_runs.csv", "metric": "loss", "metric_unit": "nats/token"},
+            provenance={
+                "source": "planted_runs.csv",
+                "metric": "loss",
+                "metric_unit": "nats/token",
+            },
         )
     r.save(DATA / "planted_fit.json")
     bt, _ = backtest_for_report(r, sel, n_boot=40, seed=0)
@@ -93,7 +97,7 @@ def make_fixtures() -> None:
             "power_law",
             n_boot=60,
             seed=0,
-            selection={"source": "curve_runs.csv", "metric": "loss", "x": "step"},
+            provenance={"source": "curve_runs.csv", "metric": "loss", "x": "step"},
         )
     cf.save(DATA / "curve_fit.json")
 

@@ -11,7 +11,8 @@ from matplotlib.image import imread
 from typer.testing import CliRunner
 
 from scalinglab.cli import app
-from scalinglab.cli.reportcmd import is_data, is_fit_file
+from scalinglab.report.build import is_fit_file
+from scalinglab.report.build import is_runs as is_data
 
 runner = CliRunner()
 FIT = str(DATA / "planted_fit.json")

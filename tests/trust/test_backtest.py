@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 
 from scalinglab.errors import FitError
-from scalinglab.fit import fit, predict
-from scalinglab.trust import backtest
-from scalinglab.trust.backtest import (
+from scalinglab.fit import fit
+from scalinglab.trust import backtest, predict
+from scalinglab.trust.backtest import scores
+from scalinglab.trust.select import (
     choices_from_selection,
     choose_laws,
     group_scores,
     pooled_scores,
-    scores,
 )
 
 
@@ -53,8 +53,10 @@ def test_backtest_reports_each_law_and_auto_chooses_within_fit_portion():
     assert s.loc["chinchilla", "rmse_log"] < s.loc["kaplan", "rmse_log"]
     assert s.loc["auto", "chosen"] == "chinchilla"
     assert s.loc["chinchilla", "rmse_log"] < 0.03
-    assert 0.0 <= s.loc["chinchilla", "coverage_90"] <= 1.0
     assert len(res.predictions) == 18
+    p = res.predictions[res.predictions["law"] == "chinchilla"]
+    inside = ((p["low"] <= p["truth"]) & (p["truth"] <= p["high"])).mean()
+    assert s.loc["chinchilla", "coverage_90"] == pytest.approx(inside)
 
 
 def test_backtest_group_by_and_worker_invariance():
@@ -78,19 +80,43 @@ def test_held_out_runs_do_not_influence_the_fit():
     assert a == b
 
 
-def test_calibrated_intervals_are_wider_than_bootstrap_ones():
+def test_conformal_scale_is_the_split_conformal_quantile():
+    from scalinglab.fit.records import Calibration
+    from scalinglab.trust.calibrate import LEVELS, MIN_NESTED, scale_for
+
+    rng = np.random.default_rng(1)
+    z = rng.uniform(0.2, 3.0, size=(23, len(LEVELS)))
+    cal = Calibration("m", LEVELS, tuple(map(tuple, z)))
+    j = LEVELS.index(0.9)
+    # independent: the k-th smallest with k = ceil((n + 1) * 0.9) (Lei et al. 2018)
+    k = math.ceil((23 + 1) * 0.9)
+    assert scale_for(cal, 0.9) == sorted(z[:, j])[k - 1]
+    small = Calibration("m", LEVELS, tuple(map(tuple, z[: MIN_NESTED - 1])))
+    assert scale_for(small, 0.9) == 1.0  # too few nested runs: no scale
+    tight = Calibration("m", LEVELS, tuple(map(tuple, z * 0.1)))
+    assert scale_for(tight, 0.9) == 1.0  # never narrower than the predictive interval
+
+
+def test_calibrated_interval_is_the_predictive_one_scaled():
+    from scalinglab.trust.calibrate import calibrate, scale_for
+
     runs = planted(3, sd=0.02)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = fit(runs, "chinchilla", n_boot=200, seed=0)
-    pts = pd.DataFrame({"N": [1e10], "D": [2e11]})
-    boot = predict(r, pts, interval="bootstrap")
-    calib = predict(r, pts, interval="calibrated")
-    assert (
-        calib["low"][0] <= boot["low"][0] <= boot["value"][0] <= boot["high"][0] <= calib["high"][0]
+        r = calibrate(fit(runs, "chinchilla", n_boot=200, seed=0), runs)
+    assert r.calibration is not None and len(r.calibration.z) >= 5
+    s = scale_for(r.calibration, 0.9)
+    pts = pd.DataFrame({"N": [1e10, 3e9], "D": [2e11, 5e10]})
+    pred = predict(r, pts, interval="predictive", level=0.9)
+    calib = predict(r, pts, interval="calibrated", level=0.9)
+    lv, cv = np.log(pred["value"]), np.log(calib["value"])
+    np.testing.assert_allclose(cv, lv)
+    np.testing.assert_allclose(
+        np.log(calib["high"]) - cv, s * (np.log(pred["high"]) - lv), rtol=1e-12
     )
-    assert (calib["high"] - calib["low"])[0] > (boot["high"] - boot["low"])[0]
-    assert r.calibration is not None and len(r.calibration["z"]) >= 5
+    np.testing.assert_allclose(
+        cv - np.log(calib["low"]), s * (lv - np.log(pred["low"])), rtol=1e-12
+    )
 
 
 def test_backtest_errors():

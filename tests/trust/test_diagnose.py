@@ -62,7 +62,7 @@ def test_fit_level_checks():
 
     rng = np.random.default_rng(0)
     y = (1.0 + 50 * X**-0.4) * np.exp(rng.normal(0, 0.01, X.size))
-    res = fit(pd.DataFrame({"x": X, "y": y}), "power_law", n_boot=100, seed=0, calibrate=False)
+    res = fit(pd.DataFrame({"x": X, "y": y}), "power_law", n_boot=100, seed=0)
     far = diagnose_extrapolation(res, {"x": 3e12})
     assert (
         far and far[0].kind == "extrapolation" and "300x beyond the largest run" in far[0].message
@@ -70,5 +70,5 @@ def test_fit_level_checks():
     assert diagnose_extrapolation(res, {"x": 5e9}) == []
     # a 2-point-per-scale fit with a huge interval is unidentifiable
     yy = 3.0 * X**-0.01 * np.exp(rng.normal(0, 0.02, X.size))
-    weak = fit(pd.DataFrame({"x": X, "y": yy}), "power_law", n_boot=100, seed=0, calibrate=False)
+    weak = fit(pd.DataFrame({"x": X, "y": yy}), "power_law", n_boot=100, seed=0)
     assert any(f.kind == "unidentifiable" for f in diagnose_fit(weak))

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from scalinglab.errors import FitError
-from scalinglab.fit import FitResult, fit, predict
-from scalinglab.fit.twostage import predict_two_stage
+from scalinglab.fit import FitResult, fit
+from scalinglab.trust import predict
+from scalinglab.trust.twostage import predict_two_stage
 
 
 def two_groups(seed=0):
@@ -30,7 +31,6 @@ def test_joint_fit_shares_exponents_and_recovers_group_terms():
             group_by="dataset",
             shared=["alpha", "beta"],
             n_boot=50,
-            calibrate=False,
         )
     assert set(r.params) == {
         "alpha",

@@ -23,9 +23,12 @@ from scalinglab.cli.common import (
     load_fit,
     load_runs,
     load_selection,
+    objective_of,
+    parse_fix,
     stdout_console,
     user_errors,
 )
+from scalinglab.cli.fitcmd import AsymOpt, DeltaOpt, FixOpt, ObjectiveOpt, SpaceOpt, WeightsOpt
 from scalinglab.errors import FitError
 from scalinglab.fit.result import FitResult
 from scalinglab.trust.backtest import backtest
@@ -71,15 +74,30 @@ def backtest_cmd(
             "their pooled in-fit backtests; 'group': each group's own best.",
         ),
     ] = "pooled",
+    objective: ObjectiveOpt = None,
+    space: SpaceOpt = None,
+    delta: DeltaOpt = 1e-3,
+    asymmetry: AsymOpt = 1.0,
+    weights: WeightsOpt = None,
+    fix: FixOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Fit each law on the runs left after the holdout and score its predictions of the held-out runs: RMSE of log values, mean/max relative error, interval coverage."""
     with user_errors():
+        laws = [_law_or_fit(name) for name in law]
+        named = next((n for n in law if not n.lower().endswith(".json") and n != "auto"), None)
+        obj = None
+        if objective or space or delta != 1e-3 or asymmetry != 1.0:
+            obj = objective_of(named or "chinchilla", objective, space, delta, asymmetry)
+        fixed = parse_fix(fix)
         runs = load_runs(source, map=map, metric=metric, where=where, x=x)
         res = backtest(
             runs,
-            law,
+            laws,
             holdout,
+            objective=obj,
+            fix=fixed,
+            weights=weights,
             group_by=group_by,
             level=level,
             n_boot=bootstrap,

@@ -78,7 +78,9 @@ def _joint(runs: pd.DataFrame, group_by: str | None, shared: Sequence[str]) -> J
     return JointSpec(group_by, labels, tuple(shared))
 
 
-def _build(runs: pd.DataFrame, spec: FitSpec, y: str, weights: Any, grid: checks.Grid) -> _Built:
+def _build(
+    runs: pd.DataFrame, spec: FitSpec, y: str, weights: Any, grid: checks.Grid, where: str
+) -> _Built:
     """The law (joint or specialised to the data) and the optimisation problem."""
     base = get_law(spec.law)
     law = base
@@ -90,7 +92,6 @@ def _build(runs: pd.DataFrame, spec: FitSpec, y: str, weights: Any, grid: checks
     if law.specialize is not None:
         law = law.specialize(runs)
     frame = runs.reset_index(drop=True).copy()
-    where = str(runs.attrs.get("source") or "runs")
     X = law_variables(frame, law, where)
     yv = checks.target(frame, y, law, spec.objective, where)
     w = checks.weights_of(frame, weights)
@@ -105,12 +106,12 @@ def _build(runs: pd.DataFrame, spec: FitSpec, y: str, weights: Any, grid: checks
     return _Built(law, problem, frame, fixed, grid)
 
 
-def _search(b: _Built) -> MultiStartResult:
+def _search(b: _Built, where: str) -> MultiStartResult:
     ms = multistart(b.problem, checks.starts(b.law, b.problem, b.grid))
     if not math.isfinite(ms.f):
         raise FitError(
-            f"law {b.law.name!r} could not be evaluated at any start on "
-            f"{b.frame.attrs.get('source') or 'runs'}; check the data's units and the start grid."
+            f"law {b.law.name!r} could not be evaluated at any start on {where}; check the "
+            "data's units and the start grid."
         )
     return ms
 
@@ -332,8 +333,10 @@ def fit_spec(
         spec = _respec_joint(runs, spec)
     if law is None or law.name != spec.law:
         law = get_law(spec.law)
-    b = _build(runs, spec, y, weights if weights is not None else spec.weights, grid)
-    ms = _search(b)
+    prov = provenance_of(runs, provenance)
+    where = prov.source or "runs"
+    b = _build(runs, spec, y, weights if weights is not None else spec.weights, grid, where)
+    ms = _search(b, where)
     names = [b.law.params[i].name for i in b.problem.free_index]
     warn = _diagnose(b.problem, ms, names)
     bs, boot_warn = _bootstrap(b, ms, spec, workers, progress)
@@ -371,7 +374,7 @@ def fit_spec(
         variables=b.law.variables,
         data=_data(b, spec),
         spec=spec,
-        provenance=provenance_of(runs, provenance),
+        provenance=prov,
         bootstrap=bs,
         residuals=res,
         aic=aic,

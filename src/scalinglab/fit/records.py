@@ -7,9 +7,8 @@ so a result cannot be changed after the fit (``dataclasses.replace`` makes a new
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
@@ -25,9 +24,34 @@ def readonly(a: Any) -> FloatArray:
     return out
 
 
+class FrozenMap(Mapping[str, Any]):
+    """A read-only mapping over a private copy (picklable, unlike ``MappingProxyType``, so
+    results cross process boundaries)."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._d = dict(items or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._d[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __repr__(self) -> str:
+        return repr(self._d)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (self._d,))
+
+
 def frozen_map(m: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """A read-only mapping (a view of a private copy)."""
-    return MappingProxyType(dict(m or {}))
+    """A read-only mapping (a private copy)."""
+    return m if isinstance(m, FrozenMap) else FrozenMap(m)
 
 
 def num(v: Any) -> float:
@@ -184,7 +208,7 @@ class Provenance:
 _PROVENANCE_KEYS = ("source", "metric", "metric_unit", "where", "group", "x")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BootstrapSummary:
     """The bootstrap: ``n`` resamples asked, how many ``converged``, how many stopped at the
     iteration limit still moving along a flat ridge (``at_limit``: their draws are kept and
@@ -200,6 +224,13 @@ class BootstrapSummary:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "draws", readonly(self.draws))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BootstrapSummary):
+            return NotImplemented
+        return bool(self.to_dict() == other.to_dict())
+
+    __hash__ = None  # type: ignore[assignment]
 
     def usable(self, n_params: int) -> FloatArray:
         """Draws (K, P) of the refits that succeeded (NaN rows removed)."""
@@ -285,4 +316,4 @@ class BoundFlag:
 
 def columns(data: Mapping[str, Sequence[Any]]) -> Mapping[str, tuple[Any, ...]]:
     """Read-only columns (name -> tuple of values)."""
-    return MappingProxyType({str(k): tuple(v) for k, v in data.items()})
+    return FrozenMap({str(k): tuple(v) for k, v in data.items()})

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from scalinglab.laws.registry import get_law
 __all__ = ["FitResult", "FitSet", "load_fits", "percentile_interval"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FitResult:
     law: str
     law_version: str
@@ -88,6 +88,16 @@ class FitResult:
             if v is not None:
                 object.__setattr__(self, name, readonly(v))
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when everything saved is equal (the store's ``fit_id`` aside)."""
+        if not isinstance(other, FitResult):
+            return NotImplemented
+        a, b = self.to_dict(), other.to_dict()
+        a.pop("fit_id"), b.pop("fit_id")
+        return bool(a == b)
+
+    __hash__ = None  # type: ignore[assignment]
+
     # ----- the spec's parts, by their usual names -----
     @property
     def fixed(self) -> Mapping[str, float]:
@@ -107,7 +117,9 @@ class FitResult:
 
     @property
     def objective_spec(self) -> Objective:
-        return self.spec.objective
+        """The objective with its space resolved (the law's own when the spec names none)."""
+        o = self.spec.objective
+        return o if o.space is not None else replace(o, space=self.space)  # type: ignore[arg-type]
 
     @property
     def space(self) -> str:
@@ -182,6 +194,9 @@ class FitResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FitResult:
         _check_format(d, cls.kind)
+        unknown = set(d) - _FIT_KEYS
+        if unknown:
+            raise KeyError(f"unknown keys {sorted(unknown)}")
 
         def matrix(v: Any) -> FloatArray | None:
             return None if v is None else np.array(v, dtype=float)
@@ -193,7 +208,7 @@ class FitResult:
             formula=str(d["formula"]),
             params={str(k): float(v) for k, v in d["params"].items()},
             intervals={str(k): (num(v[0]), num(v[1])) for k, v in d["intervals"].items()},
-            objective=float(d["objective"]),
+            objective=num(d["objective"]),
             objective_text=str(d["objective_text"]),
             n_points=int(d["n_points"]),
             aic=num(d.get("aic")),
@@ -267,6 +282,14 @@ class FitResult:
             lines.append(f"  {name:>8} = {value:<12.6g} {pct}% [{lo:.6g}, {hi:.6g}]{tag}")
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+_FIT_KEYS = {
+    "kind", "format", "law", "law_version", "citation", "formula", "params", "intervals",
+    "objective", "objective_text", "n_points", "aic", "bic", "search", "warnings", "at_bound",
+    "variables", "data", "spec", "provenance", "bootstrap", "residuals", "covariance",
+    "correlation", "calibration", "created_at", "package_version", "fit_id",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -396,3 +419,45 @@ def percentile_interval(draws: FloatArray, level: float) -> tuple[FloatArray, Fl
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(draws, [a, 1.0 - a], axis=0)
     return lo, hi
+
+
+def fit_from_params(
+    law: str | Law,
+    params: Mapping[str, float],
+    *,
+    draws: FloatArray | None = None,
+    data: Mapping[str, Sequence[Any]] | None = None,
+    level: float = 0.95,
+    seed: int = 0,
+    source: str = "given parameters",
+) -> FitResult:
+    """A fit made of given parameter values (a published law, or a planted one in a test), with
+    optional parameter ``draws`` (K, P) standing for the bootstrap. It has no runs unless
+    ``data`` gives their columns, and no objective (NaN)."""
+    lw = get_law(law)
+    p = {n: float(params[n]) for n in lw.param_names}
+    d = np.empty((0, len(p))) if draws is None else np.asarray(draws, dtype=float)
+    if d.shape[0] >= 2:
+        lo, hi = percentile_interval(d, level)
+        intervals = {n: (float(a), float(b)) for n, a, b in zip(p, lo, hi, strict=True)}
+    else:
+        intervals = {n: (math.nan, math.nan) for n in p}
+    return FitResult(
+        law=lw.name,
+        law_version=lw.version,
+        citation=lw.citation,
+        formula=lw.formula,
+        params=p,
+        intervals=intervals,
+        objective=math.nan,
+        objective_text="none (parameters given)",
+        n_points=len(next(iter(data.values()))) if data else 0,
+        search=SearchSummary(0, 0, 0, 0, {}, None, 0),
+        warnings=(),
+        variables=lw.variables,
+        data=dict(data or {}),
+        spec=FitSpec(law=lw.name, n_boot=d.shape[0], level=level, seed=seed),
+        provenance=Provenance(source=source),
+        bootstrap=BootstrapSummary(d.shape[0], seed, None, d.shape[0], 0, d),
+        residuals=np.empty(0),
+    )

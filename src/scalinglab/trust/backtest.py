@@ -243,8 +243,10 @@ def backtest(
         raise FitError(f"--auto-scope must be one of {', '.join(AUTO_SCOPES)}, got {auto_scope!r}.")
     hold = Holdout.parse(holdout)
     defaults = {"objective": objective, "fix": dict(fix or {}), "weights": weights}
-    named = list(dict.fromkeys(laws))
-    specs = [(_label(law), _spec_of(law, defaults)) for law in named]
+    specs: list[tuple[str, FitSpec | None]] = []
+    for law in laws:  # each label once, in the order given
+        if all(_label(law) != label for label, _ in specs):
+            specs.append((_label(law), _spec_of(law, defaults)))
     auto_from = (
         tuple(s for label, s in specs if s is not None) if any(s is None for _, s in specs) else ()
     )
