@@ -50,23 +50,21 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import duckdb
 import pandas as pd
 
 from scalinglab._version import SCHEMA_VERSION
-from scalinglab.data import ingest, locking, schema, store_tables
+from scalinglab.data import ingest, locking, schema, store_tables, validate
 from scalinglab.errors import DataError, NotFittedError, StoreError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_STORE = "scalinglab.duckdb"
 STORE_ENV = "SCALINGLAB_STORE"
-
-#: Upgrade steps: ``MIGRATIONS[v]`` turns a schema-``v`` store into a schema-``v + 1`` store.
-#: Schema 1 is the first, so there are none yet.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
+#: Upgrade steps (see :data:`scalinglab.data.store_tables.MIGRATIONS`).
+MIGRATIONS = store_tables.MIGRATIONS
 
 
 def resolve_store_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -219,7 +217,7 @@ class Store:
                     self._in_transaction(con, store_tables.create)
                     logger.info("created store %s (schema %d)", self.path, SCHEMA_VERSION)
                 else:
-                    self._upgrade(con)
+                    store_tables.upgrade(con, self.path, self._in_transaction)
                 self._in_transaction(con, work)
                 con.execute("CHECKPOINT")
             finally:
@@ -243,7 +241,7 @@ class Store:
         """Check an existing file; when opened for writing, also migrate it."""
         if self.read_only:
             with self._reading() as con:
-                version = self._version(con)
+                version = store_tables.schema_version(con, self.path)
             if version < SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: schema {version} needs upgrading to {SCHEMA_VERSION}; open "
@@ -251,48 +249,9 @@ class Store:
                 )
             return
         with self._reading() as con:
-            version = self._version(con)
+            version = store_tables.schema_version(con, self.path)
         if version < SCHEMA_VERSION:
             self._transaction(lambda con: None)  # _transaction migrates before its work
-
-    def _version(self, con: duckdb.DuckDBPyConnection) -> int:
-        tables = store_tables.tables(con)
-        if "meta" not in tables:
-            raise StoreError(
-                f"{self.path}: a DuckDB file but not a scalinglab store (no meta "
-                "table). Use another --store path."
-            )
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            raise StoreError(f"{self.path}: store has no schema_version; it is damaged.")
-        version = int(row[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: created by a newer scalinglab (schema {version}; "
-                f"this one reads schema {SCHEMA_VERSION}); upgrade scalinglab."
-            )
-        return version
-
-    def _upgrade(self, con: duckdb.DuckDBPyConnection) -> None:
-        version = self._version(con)
-        while version < SCHEMA_VERSION:
-            step = MIGRATIONS.get(version)
-            if step is None:
-                raise StoreError(
-                    f"{self.path}: no migration from schema {version} to "
-                    f"{version + 1}; export the runs with an older scalinglab."
-                )
-            target = version + 1
-
-            def migrate(
-                con: duckdb.DuckDBPyConnection, step: Any = step, target: int = target
-            ) -> None:
-                step(con)
-                con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(target)])
-
-            self._in_transaction(con, migrate)
-            logger.info("migrated store %s to schema %d", self.path, target)
-            version = target
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -310,6 +269,9 @@ class Store:
                 f"cannot import: not a canonical runs table (missing {missing}); "
                 "read it with read_runs first."
             )
+        if not metrics:
+            columns = [str(c) for c in df.columns if c not in schema.FLAG_COLUMNS]
+            raise DataError(f"{source}: cannot import: {validate.no_metric_message(columns)}")
         extra = [c for c in df.columns if c not in schema.CANONICAL_COLUMNS and c not in metrics]
         info = {
             "columns": [str(c) for c in df.columns],

@@ -8,7 +8,10 @@ rebuilt exactly from the column order and kinds recorded in ``imports.info``.
 from __future__ import annotations
 
 import json
+import logging
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -17,6 +20,13 @@ import pandas as pd
 
 from scalinglab._version import SCHEMA_VERSION
 from scalinglab.data import ingest
+from scalinglab.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+#: Upgrade steps: ``MIGRATIONS[v]`` turns a schema-``v`` store into a schema-``v + 1`` store.
+#: Schema 1 is the first, so there are none yet.
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
 
 DDL = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -74,6 +84,53 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
         con.execute(statement)
     con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+
+def schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """The schema version of the store at ``path``; an error when it is not a store this
+    scalinglab can read."""
+    if "meta" not in tables(con):
+        raise StoreError(
+            f"{path}: a DuckDB file but not a scalinglab store (no meta "
+            "table). Use another --store path."
+        )
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        raise StoreError(f"{path}: store has no schema_version; it is damaged.")
+    version = int(row[0])
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: created by a newer scalinglab (schema {version}; "
+            f"this one reads schema {SCHEMA_VERSION}); upgrade scalinglab."
+        )
+    return version
+
+
+def upgrade(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    in_transaction: Callable[
+        [duckdb.DuckDBPyConnection, Callable[[duckdb.DuckDBPyConnection], None]], None
+    ],
+) -> None:
+    """Apply :data:`MIGRATIONS` one schema at a time, each step in its own transaction."""
+    version = schema_version(con, path)
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise StoreError(
+                f"{path}: no migration from schema {version} to "
+                f"{version + 1}; export the runs with an older scalinglab."
+            )
+        target = version + 1
+
+        def migrate(con: duckdb.DuckDBPyConnection, step: Any = step, target: int = target) -> None:
+            step(con)
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(target)])
+
+        in_transaction(con, migrate)
+        logger.info("migrated store %s to schema %d", path, target)
+        version = target
 
 
 def long_rows(
