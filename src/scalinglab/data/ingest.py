@@ -265,10 +265,10 @@ def _exportable(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, bool]:
     if partial:
         col = partial[0]
         raise DataError(
-            f"{path}: cannot export: column {col} is missing at rows "
-            f"{rows_text(table.index[table[col].isna()])} but present elsewhere (runs from "
-            "different imports?), and a blank N, D or C cell does not read back. Export one "
-            "import at a time (--import-id)."
+            f"{path}: cannot export: column {col} is missing for {int(table[col].isna().sum())} "
+            f"of {len(table)} runs but present for the others (runs from different imports?), "
+            "and a blank N, D or C cell does not read back. Export one import at a time "
+            "(--import-id)."
         )
     if not metrics:
         return table.reset_index(drop=True), False

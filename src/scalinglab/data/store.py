@@ -46,7 +46,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -201,9 +201,12 @@ class Store:
             finally:
                 con.close()
 
-    def _transaction(self, work: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+    def _transaction(
+        self, work: Callable[[duckdb.DuckDBPyConnection], None], *, what: str = "write"
+    ) -> None:
         """Run ``work`` in one transaction under the write lock: open, BEGIN, work, COMMIT,
-        CHECKPOINT, close. ROLLBACK on any exception; the file is created when missing."""
+        CHECKPOINT, close. ROLLBACK on any exception; the file is created when missing. A DuckDB
+        error becomes a StoreError that says the ``what`` was rolled back."""
         if self._closed:
             raise StoreError(f"store {self.path} is closed; open it again with Store.open.")
         if self.read_only:
@@ -220,6 +223,11 @@ class Store:
                     store_tables.upgrade(con, self.path, self._in_transaction)
                 self._in_transaction(con, work)
                 con.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                raise StoreError(
+                    f"{self.path}: {what} failed and was rolled back: {exc}. If the file is "
+                    "damaged, restore it from a copy or use --store another file."
+                ) from exc
             finally:
                 con.close()
 
@@ -231,7 +239,8 @@ class Store:
         try:
             work(con)
         except BaseException:
-            con.execute("ROLLBACK")
+            with suppress(duckdb.Error):  # a failed ROLLBACK must not hide the first error
+                con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
 
@@ -301,10 +310,7 @@ class Store:
             )
             self._insert_run_rows(con, rows)
 
-        try:
-            self._transaction(work)
-        except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: import failed and was rolled back: {exc}") from exc
+        self._transaction(work, what="import")
         logger.info("imported %d runs from %s as %s", len(df), source, import_id)
         return import_id
 
