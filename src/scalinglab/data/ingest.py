@@ -287,7 +287,8 @@ def _exportable(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, bool]:
 
 def write_runs(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a runs table to CSV or Parquet (chosen by the extension) so that :func:`read_runs`
-    reads it back as the same table (same columns, values, metrics; rows renumbered from 1).
+    reads it back as the same table: the same columns, values and metrics, with rows numbered
+    from 1 (and, from long form, the metric columns placed after the others).
 
     Wide form when every run has every metric and each metric's name is recognised
     (:func:`~scalinglab.data.schema.is_metric_name`); long form (``metric``, ``value``)
