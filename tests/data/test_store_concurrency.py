@@ -49,7 +49,7 @@ def test_readers_and_writers_and_a_killed_writer(tmp_path: Path) -> None:
     with Store.open(store) as st:
         st.import_runs(table(-1), source="first")
     readers = [start("reader", str(store), str(tmp_path), f"r{i}") for i in range(3)]
-    writers = [start("writer", str(store), str(tmp_path), f"w{i}", "6") for i in range(2)]
+    writers = [start("writer", str(store), str(tmp_path), f"w{i}", "4") for i in range(2)]
     results = [finish(w) for w in writers]
     for rc, _, err in results:
         assert rc == 0, err
@@ -71,10 +71,10 @@ def test_readers_and_writers_and_a_killed_writer(tmp_path: Path) -> None:
     committed = ["first"] + [
         line for i in range(2) for line in (tmp_path / f"w{i}.log").read_text().splitlines()
     ]
-    assert len(committed) == 13
+    assert len(committed) == 9
     with Store.open(store, read_only=True) as st:
         sources = st.list_imports()["source"].tolist()
-        assert len(st.runs()) == 13 * 20
+        assert len(st.runs()) == 9 * 20
     assert sorted(sources) == sorted(committed)
     with Store.open(store) as st:  # opens for writing cleanly after the kill
         st.save_fit("{}", law="x", source="after")
