@@ -91,6 +91,13 @@ def test_metric_errors(runs: pd.DataFrame) -> None:
         select_runs(two)
     with pytest.raises(DataError, match=r"unknown metric 'los' \(did you mean 'loss'\?\)"):
         select_runs(runs, metric="los")
+    none = read_runs(pd.DataFrame({"N": [1.0], "los": [3.0]}))
+    with pytest.raises(
+        DataError,
+        match=r"<dataframe>: no metric column among .* column 'los' looks like 'loss': add "
+        r"--map loss=los\. Or choose a column with --metric\.",
+    ):
+        select_runs(none)
     with pytest.raises(DataError, match="metric column 'dataset' is not numeric at rows 1, 2"):
         select_runs(runs, metric="dataset")
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from scalinglab.data import schema
 from scalinglab.data.ingest import suggest
+from scalinglab.data.validate import no_metric_message
 from scalinglab.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -283,10 +284,13 @@ def _choose_metric(runs: pd.DataFrame, metric: str | None) -> str:
             return "loss"
         if len(metrics) == 1:
             return metrics[0]
-        listed = ", ".join(metrics) if metrics else "(none)"
-        raise DataError(
-            f"{runs.attrs.get('source', 'runs')}: choose a metric with --metric; metrics: {listed}."
-        )
+        source = runs.attrs.get("source", "runs")
+        if not metrics:
+            columns = [str(c) for c in runs.columns if c not in schema.FLAG_COLUMNS]
+            raise DataError(
+                f"{source}: {no_metric_message(columns)} Or choose a column with --metric."
+            )
+        raise DataError(f"{source}: choose a metric with --metric; metrics: {', '.join(metrics)}.")
     if metric not in runs.columns:
         candidates = metrics or [str(c) for c in runs.columns]
         raise DataError(
