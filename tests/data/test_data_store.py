@@ -236,6 +236,8 @@ def test_migration_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     set_version(path, "0")
     with pytest.raises(StoreError, match="no migration from schema 0 to 1"):
         Store.open(path)
+    with pytest.raises(StoreError, match="schema 0 needs upgrading to 1; open it once for writing"):
+        Store.open(path, read_only=True)
     steps: list[int] = []
     monkeypatch.setitem(store_module.MIGRATIONS, 0, lambda con: steps.append(0))
     Store.open(path).close()

@@ -196,7 +196,8 @@ class Store:
                 yield con
             except duckdb.Error as exc:
                 raise StoreError(
-                    f"{self.path}: cannot read the store (DuckDB says: {exc})."
+                    f"{self.path}: cannot read the store (DuckDB says: {exc}). If the file is "
+                    "damaged, restore it from a copy or use --store another file."
                 ) from exc
             finally:
                 con.close()
@@ -222,12 +223,16 @@ class Store:
                 else:
                     store_tables.upgrade(con, self.path, self._in_transaction)
                 self._in_transaction(con, work)
-                con.execute("CHECKPOINT")
             except duckdb.Error as exc:
                 raise StoreError(
                     f"{self.path}: {what} failed and was rolled back: {exc}. If the file is "
                     "damaged, restore it from a copy or use --store another file."
                 ) from exc
+            else:
+                try:  # committed: a failed checkpoint only leaves the log to replay on next open
+                    con.execute("CHECKPOINT")
+                except duckdb.Error as exc:
+                    logger.warning("%s: checkpoint after commit failed: %s", self.path, exc)
             finally:
                 con.close()
 
