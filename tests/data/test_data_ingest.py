@@ -13,6 +13,7 @@ import pytest
 from scalinglab.data.ingest import build_runs, read_runs, write_runs
 from scalinglab.errors import DataError
 
+MAP = {"N": "params", "D": "tokens"}
 WIDE = pd.DataFrame(
     {
         "params": [1e8, 2e8, 4e8],
@@ -188,7 +189,10 @@ def test_unreadable_parquet(tmp_path: Path) -> None:
 def test_unreadable_csv(tmp_path: Path) -> None:
     path = tmp_path / "runs.csv"
     path.write_bytes(b"N,loss\n\xff\xfe,1\n")
-    with pytest.raises(DataError, match=r"runs\.csv: cannot be read as CSV"):
+    with pytest.raises(
+        DataError,
+        match=r"runs\.csv: not UTF-8 text: rows 1 hold bytes that are not UTF-8 \(the first: byte 0xff\)\. ",
+    ):
         read_runs(path)
 
 
@@ -317,7 +321,7 @@ def test_long_form_problems(tmp_path: Path) -> None:
 
 def test_default_metric_must_be_metric() -> None:
     with pytest.raises(DataError, match="default metric 'acc' is not a metric column"):
-        build_runs(WIDE, name="x", stem="x", source="x", default_metric="acc")
+        build_runs(WIDE, name="x", stem="x", source="x", default_metric="acc", mapping=MAP)
 
 
 def test_json_null_is_missing(tmp_path: Path) -> None:

@@ -91,6 +91,13 @@ def test_metric_errors(runs: pd.DataFrame) -> None:
         select_runs(two)
     with pytest.raises(DataError, match=r"unknown metric 'los' \(did you mean 'loss'\?\)"):
         select_runs(runs, metric="los")
+    none = read_runs(pd.DataFrame({"N": [1.0], "los": [3.0]}))
+    with pytest.raises(
+        DataError,
+        match=r"<dataframe>: no metric column among .* column 'los' looks like 'loss': add "
+        r"--map loss=los\. Or choose a column with --metric\.",
+    ):
+        select_runs(none)
     with pytest.raises(DataError, match="metric column 'dataset' is not numeric at rows 1, 2"):
         select_runs(runs, metric="dataset")
 
@@ -163,3 +170,44 @@ def test_group_key_formats() -> None:
     frame["lr"] = frame["lr"].astype("float64")
     keys = [k for k, _ in group_runs(select_runs(frame), "lr")]
     assert keys == ["lr=0.5", "lr=nan"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "match"),
+    [
+        (
+            "9**9**9 > 0",
+            r"^--holdout '9\*\*9\*\*9 > 0': 9 \*\* 387420489 is about 10\^3\.7e\+08, beyond the "
+            r"float range \(10\^308\); use a smaller exponent\.",
+        ),
+        ("N < 10**400", r"^--holdout 'N < 10\*\*400': 10 \*\* 400 is about 10\^400, beyond"),
+        ("N < 10**300 * 10**300 * 10**300", None),
+        ("N < 10**308 * 10", None),
+        ("N < 1" + "0" * 400, r"the number 10000000\.\.\.\(401 digits\) is beyond the float range"),
+        ("'a' * 100000 == dataset", r"repetition would make 100,000 items; the limit is 10,000"),
+        ("dataset * 5000 == 'a'", r"repetition would make 15,000 items"),
+        ("(-8) ** 0.5 < N", r"the result .*j\) is not a real number"),
+        ("1 % 0 < N", r"cannot evaluate: integer modulo by zero"),
+        ("not " * 250 + "True", r"the expression has \d+ parts; the limit is 400\.$"),
+        (
+            "N > 1 " + "or N > 1 " * 400,
+            r"^--holdout: the expression is 3,606 characters long; the limit is 2,000\.$",
+        ),
+    ],
+)
+def test_where_is_bounded(runs: pd.DataFrame, expr: str, match: str | None) -> None:
+    """Huge powers are refused before they are computed, and every message names the option."""
+    if match is None:  # int results beyond 2**53 are compared as floats, not refused
+        assert evaluate_where(runs, expr, option="--holdout").all()
+        return
+    with pytest.raises(DataError, match=match) as info:
+        evaluate_where(runs, expr, option="--holdout")
+    assert str(info.value).startswith("--holdout")
+
+
+def test_where_time_limit(runs: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scalinglab.data import select
+
+    monkeypatch.setattr(select, "MAX_SECONDS", -1.0)
+    with pytest.raises(DataError, match=r"^--where 'N > 1': evaluation took longer than -1 s"):
+        evaluate_where(runs, "N > 1")

@@ -98,7 +98,7 @@ def test_ambiguous_import_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     df = read_runs(pd.DataFrame({"N": [1.0], "loss": [2.0]}))
     with Store.open(tmp_path / "s.duckdb") as st:
         st.import_runs(df, source="a")
-        st.import_runs(df, source="b")
+        st.import_runs(df, source="b", again=True)
         with pytest.raises(StoreError, match="import id 'aaaa' matches several imports"):
             st.runs("aaaa")
 
@@ -207,7 +207,8 @@ def test_foreign_duckdb_file(tmp_path: Path) -> None:
 
 
 def set_version(path: Path, value: str | None) -> None:
-    Store.open(path).close()
+    with Store.open(path) as st:
+        st.save_fit("{}", law="x", source="x")  # the first write creates the file
     con = duckdb.connect(str(path))
     if value is None:
         con.execute("DELETE FROM meta")
@@ -235,6 +236,8 @@ def test_migration_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     set_version(path, "0")
     with pytest.raises(StoreError, match="no migration from schema 0 to 1"):
         Store.open(path)
+    with pytest.raises(StoreError, match="schema 0 needs upgrading to 1; open it once for writing"):
+        Store.open(path, read_only=True)
     steps: list[int] = []
     monkeypatch.setitem(store_module.MIGRATIONS, 0, lambda con: steps.append(0))
     Store.open(path).close()

@@ -14,6 +14,7 @@ import logging
 import math
 import operator
 import re
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ import pandas as pd
 
 from scalinglab.data import schema
 from scalinglab.data.ingest import suggest
+from scalinglab.data.validate import no_metric_message
 from scalinglab.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,17 @@ def _rows(index: Sequence[Any] | pd.Index) -> str:
     return ", ".join(str(r) for r in index)
 
 
-def _protect_backticks(expr: str) -> tuple[str, dict[str, str]]:
+#: Limits that keep a filter expression cheap: its length, its number of syntax nodes, the
+#: magnitude of any number it computes (the float range), the size of a repeated string or
+#: list, and the wall-clock time of its evaluation.
+MAX_LENGTH = 2000
+MAX_NODES = 400
+MAX_LOG10 = 308.0
+MAX_REPEAT = 10_000
+MAX_SECONDS = 2.0
+
+
+def _protect_backticks(expr: str, option: str) -> tuple[str, dict[str, str]]:
     """Replace each `quoted name` by an identifier of the same length (keeps error offsets)."""
     names: dict[str, str] = {}
 
@@ -64,19 +76,34 @@ def _protect_backticks(expr: str) -> tuple[str, dict[str, str]]:
 
     text = _BACKTICK.sub(repl, expr)
     if "`" in text:
-        raise DataError(f"--where {expr!r}: unmatched backtick at offset {text.index('`')}.")
+        raise DataError(f"{option} {expr!r}: unmatched backtick at offset {text.index('`')}.")
     return text, names
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
+def _log10_size(value: Any) -> float:
+    number = abs(value)
+    if number == 0:
+        return -math.inf
+    return math.log10(number) if isinstance(number, int) else math.log10(float(number))
+
+
 class _Evaluator:
-    def __init__(self, df: pd.DataFrame, expr: str, names: dict[str, str]) -> None:
+    def __init__(self, df: pd.DataFrame, expr: str, names: dict[str, str], option: str) -> None:
         self.df = df
         self.expr = expr
         self.names = names
+        self.option = option
+        self.deadline = time.monotonic() + MAX_SECONDS
 
     def fail(self, node: ast.AST, why: str) -> DataError:
         offset = getattr(node, "col_offset", 0)
-        return DataError(f"--where {self.expr!r}: {why}\n  {self.expr}\n  {' ' * offset}^")
+        return DataError(f"{self.option} {self.expr!r}: {why}\n  {self.expr}\n  {' ' * offset}^")
 
     def column(self, node: ast.Name) -> pd.Series:
         col = self.names.get(node.id, node.id)
@@ -88,11 +115,25 @@ class _Evaluator:
             )
         return self.df[col]
 
+    def number(self, node: ast.AST, value: Any) -> Any:
+        """A scalar result: ints beyond the float range are an error, large ones become float
+        (pandas compares columns with int64 or float, never with a longer int)."""
+        if isinstance(value, complex):
+            raise self.fail(node, f"the result {value} is not a real number.")
+        if isinstance(value, int) and not isinstance(value, bool):
+            if _log10_size(value) > MAX_LOG10:
+                raise self.fail(node, f"the number {_short(value)} is beyond the float range.")
+            if abs(value) >= 2**53:
+                return float(value)
+        return value
+
     def visit(self, node: ast.AST) -> Any:
+        if time.monotonic() > self.deadline:
+            raise self.fail(node, f"evaluation took longer than {MAX_SECONDS:g} s; simplify it.")
         if isinstance(node, ast.Expression):
             return self.visit(node.body)
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float | str | bool):
-            return node.value
+            return self.number(node, node.value)
         if isinstance(node, ast.Name):
             return self.column(node)
         if isinstance(node, ast.List | ast.Tuple):
@@ -113,7 +154,7 @@ class _Evaluator:
             if isinstance(node.op, ast.UAdd):
                 return +operand
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](self.visit(node.left), self.visit(node.right))
+            return self.binop(node)
         if isinstance(node, ast.Compare):
             return self.compare(node)
         raise self.fail(
@@ -121,6 +162,36 @@ class _Evaluator:
             f"{type(node).__name__} is not allowed; use columns, numbers, "
             "strings, comparisons, and/or/not, arithmetic and 'in [...]'.",
         )
+
+    def binop(self, node: ast.BinOp) -> Any:
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.Pow) and _is_number(left) and _is_number(right):
+            size = _log10_size(left) * float(right) if abs(left) > 1 else 0.0
+            if size > MAX_LOG10:
+                raise self.fail(
+                    node,
+                    f"{_short(left)} ** {_short(right)} is about 10^{size:.3g}, beyond the float "
+                    f"range (10^{MAX_LOG10:g}); use a smaller exponent.",
+                )
+        if isinstance(node.op, ast.Mult):
+            self.check_repeat(node, left, right)
+            self.check_repeat(node, right, left)
+        return self.number(node, _BINOPS[type(node.op)](left, right))
+
+    def check_repeat(self, node: ast.AST, seq: Any, times: Any) -> None:
+        """String and list repetition (``'a' * n``) may make at most MAX_REPEAT items."""
+        if not isinstance(times, int | np.integer) or isinstance(times, bool):
+            return
+        if isinstance(seq, str | list):
+            size = len(seq) * int(times)
+        elif isinstance(seq, pd.Series) and not pd.api.types.is_numeric_dtype(seq.dtype):
+            size = int(seq.map(lambda v: len(v) if isinstance(v, str) else 1).max()) * int(times)
+        else:
+            return
+        if size > MAX_REPEAT:
+            raise self.fail(
+                node, f"repetition would make {size:,} items; the limit is {MAX_REPEAT:,}."
+            )
 
     def compare(self, node: ast.Compare) -> Any:
         left = self.visit(node.left)
@@ -142,9 +213,18 @@ class _Evaluator:
         return result
 
 
-def evaluate_where(df: pd.DataFrame, expr: str) -> pd.Series:
-    """Boolean mask of the rows of ``df`` for which the ``where`` expression holds."""
-    text, names = _protect_backticks(expr)
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else f"{text[:8]}...({len(text)} digits)"
+
+
+def _parse(expr: str, option: str) -> tuple[ast.Expression, dict[str, str]]:
+    if len(expr) > MAX_LENGTH:
+        raise DataError(
+            f"{option}: the expression is {len(expr):,} characters long; the limit is "
+            f"{MAX_LENGTH:,}."
+        )
+    text, names = _protect_backticks(expr, option)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
@@ -152,22 +232,44 @@ def evaluate_where(df: pd.DataFrame, expr: str) -> pd.Series:
         lead = len(text) - len(text.lstrip())
         offset = lead + exc.offset - 1 if exc.offset else len(text.rstrip())
         raise DataError(
-            f"--where {expr!r}: syntax error ({exc.msg}) at offset {offset}\n"
+            f"{option} {expr!r}: syntax error ({exc.msg}) at offset {offset}\n"
             f"  {expr}\n  {' ' * offset}^"
         ) from None
-    evaluator = _Evaluator(df, expr, names)
+    except (RecursionError, MemoryError):
+        raise DataError(f"{option} {expr!r}: the expression is nested too deeply.") from None
+    nodes = sum(1 for _ in ast.walk(tree))
+    if nodes > MAX_NODES:
+        raise DataError(
+            f"{option} {expr!r}: the expression has {nodes} parts; the limit is {MAX_NODES}."
+        )
+    return tree, names
+
+
+def evaluate_where(df: pd.DataFrame, expr: str, *, option: str = "--where") -> pd.Series:
+    """Boolean mask of the rows of ``df`` for which the ``where`` expression holds.
+
+    ``option`` names the command-line option the expression came from (``--where``,
+    ``--holdout``), for messages. Evaluation is bounded (:data:`MAX_LENGTH`, :data:`MAX_NODES`,
+    :data:`MAX_LOG10`, :data:`MAX_REPEAT`, :data:`MAX_SECONDS`); exceeding a bound is a
+    :class:`~scalinglab.errors.DataError`, as is any arithmetic error.
+    """
+    tree, names = _parse(expr, option)
+    evaluator = _Evaluator(df, expr, names, option)
     try:
-        result = evaluator.visit(tree)
+        with np.errstate(all="ignore"):
+            result = evaluator.visit(tree)
     except DataError:
         raise
-    except (TypeError, ValueError, ZeroDivisionError) as exc:
-        raise DataError(f"--where {expr!r}: cannot evaluate: {exc}") from None
+    except (RecursionError, MemoryError):
+        raise DataError(f"{option} {expr!r}: the expression is nested too deeply.") from None
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, ArithmeticError) as exc:
+        raise DataError(f"{option} {expr!r}: cannot evaluate: {exc}") from None
     if isinstance(result, bool | np.bool_):
         return pd.Series(bool(result), index=df.index)
     if isinstance(result, pd.Series) and pd.api.types.is_bool_dtype(result.dtype):
         return result.fillna(False).astype(bool)
     raise DataError(
-        f"--where {expr!r}: the expression must be true/false for each run (a "
+        f"{option} {expr!r}: the expression must be true/false for each run (a "
         "comparison such as 'loss < 3'), not a number or text."
     )
 
@@ -182,10 +284,13 @@ def _choose_metric(runs: pd.DataFrame, metric: str | None) -> str:
             return "loss"
         if len(metrics) == 1:
             return metrics[0]
-        listed = ", ".join(metrics) if metrics else "(none)"
-        raise DataError(
-            f"{runs.attrs.get('source', 'runs')}: choose a metric with --metric; metrics: {listed}."
-        )
+        source = runs.attrs.get("source", "runs")
+        if not metrics:
+            columns = [str(c) for c in runs.columns if c not in schema.FLAG_COLUMNS]
+            raise DataError(
+                f"{source}: {no_metric_message(columns)} Or choose a column with --metric."
+            )
+        raise DataError(f"{source}: choose a metric with --metric; metrics: {', '.join(metrics)}.")
     if metric not in runs.columns:
         candidates = metrics or [str(c) for c in runs.columns]
         raise DataError(
