@@ -192,7 +192,7 @@ def load_fits_ref(ref: str, store: str | None) -> FitResult | FitSet:
     p = Path(ref)
     if p.suffix.lower() == ".json" or p.exists():
         return load_fits(p)
-    with Store.open(store) as st:
+    with Store.open(store, read_only=True) as st:
         text = st.load_fit(ref)  # NotFittedError names the store and the id
     return load_fits(f"store fit {ref}", text=text)
 

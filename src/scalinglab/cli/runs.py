@@ -36,13 +36,20 @@ def import_(
     ],
     map: MapOpt = None,
     store: StoreOpt = None,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Import even when the same runs (same content) are already in the store.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Validate runs and store them as one import; print its id."""
     with user_errors():
         runs = read_runs(source, mapping=parse_map(map))
         with Store.open(store) as st:
-            import_id = st.import_runs(runs, source=str(runs.attrs["source"]))
+            import_id = st.import_runs(runs, source=str(runs.attrs["source"]), again=again)
             path = st.path
         print_notices(runs)
         if json_:
@@ -67,7 +74,7 @@ def import_(
 @app.command("list")
 def list_(store: StoreOpt = None, json_: JsonOpt = False) -> None:
     """List the imports in the store with their row counts."""
-    with user_errors(), Store.open(store) as st:
+    with user_errors(), Store.open(store, read_only=True) as st:
         imports = st.list_imports()
     if json_:
         emit_json(imports.to_dict(orient="records"))
@@ -93,6 +100,6 @@ def export(
     store: StoreOpt = None,
 ) -> None:
     """Export stored runs (the canonical wide table) to CSV or Parquet."""
-    with user_errors(), Store.open(store) as st:
+    with user_errors(), Store.open(store, read_only=True) as st:
         out = st.export_runs(path, import_id=import_id)
     stdout_console().print(f"wrote {out}", highlight=False)

@@ -130,7 +130,7 @@ def load_fit_ref(ref: str, store: str | None) -> FitResult:
     p = Path(ref)
     if p.suffix.lower() == ".json" or p.exists():
         return load_fit(p)
-    with Store.open(store) as st:
+    with Store.open(store, read_only=True) as st:
         text = st.load_fit(ref)
     return load_fit(f"store fit {ref}", text=text)
 

@@ -55,7 +55,7 @@ class Holdout:
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         """Boolean array: True for held-out runs."""
         if self.column is None:
-            return np.asarray(evaluate_where(frame, self.spec), dtype=bool)
+            return np.asarray(evaluate_where(frame, self.spec, option="--holdout"), dtype=bool)
         values = axis_values(frame, self.column)
         assert self.count is not None
         if self.percent:
