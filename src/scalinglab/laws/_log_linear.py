@@ -13,10 +13,11 @@ Not a law module: the registry skips modules whose name starts with ``_``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.laws._law_columns import deepseek_compute
 from scalinglab.laws.base import DataGrid, Evaluate, FloatArray, Law, Param, column
@@ -66,6 +67,7 @@ _DEEPSEEK_C_NOTE = "C = M D with M the non-embedding FLOPs per token (DeepSeek e
 def deepseek_compute_law(
     *,
     name: str,
+    hyperparameter: Literal["lr", "batch"],
     quantity: str,
     symbol: str,
     unit: str,
@@ -78,11 +80,9 @@ def deepseek_compute_law(
     """One of DeepSeek's hyperparameter laws in compute, ``symbol*(C) = scale C^exponent``
     (DeepSeek-AI 2024, eq. 1), fitted in log space by least squares with one data-placed start.
 
-    ``quantity`` names the target ("learning rate", "batch size"), ``unit`` its unit, and
+    ``hyperparameter`` says which optimum it predicts (``Law.hyperparameter``), ``quantity`` names
+    the target ("learning rate", "batch size"), ``unit`` its unit, and
     ``published`` the paper's (scale, exponent)."""
-
-    def prepare(frame: pd.DataFrame) -> dict[str, FloatArray]:
-        return deepseek_compute(frame, name)
 
     return Law(
         default_objective="lsq",  # the paper fits least squares on log values
@@ -106,8 +106,9 @@ def deepseek_compute_law(
             Param(exponent, "exponent of compute", "1", grid=(exponent_start,)),
         ),
         evaluate=power_product(("C",)),
+        hyperparameter=hyperparameter,
         data_grid=intercept_grid(scale, {"C": exponent_start}, ("C",)),
-        prepare=prepare,
+        prepare=functools.partial(deepseek_compute, law=name),
         notes=f"{_DEEPSEEK_C_NOTE}{note}.",
         published={"deepseek2024": dict(published)},
     )

@@ -24,6 +24,7 @@ from scalinglab.laws._log_linear import deepseek_compute_law
 
 LAW = deepseek_compute_law(
     name="batch_opt_compute",
+    hyperparameter="batch",
     quantity="batch size",
     symbol="B",
     unit="tokens",

@@ -26,6 +26,7 @@ from scalinglab.laws._log_linear import deepseek_compute_law
 
 LAW = deepseek_compute_law(
     name="lr_opt_compute",
+    hyperparameter="lr",
     quantity="learning rate",
     symbol="eta",
     unit="LR",

@@ -26,6 +26,7 @@ import numpy as np
 from scalinglab.errors import FitError
 from scalinglab.fit.result import FitResult
 from scalinglab.laws.base import FloatArray
+from scalinglab.laws.registry import list_laws
 from scalinglab.plan.compute_optimal import Estimate
 from scalinglab.plan.shape import ModelShape
 from scalinglab.plan.surface import estimate
@@ -92,7 +93,11 @@ PUBLISHED: dict[str, dict[str, _Published]] = {
     },
 }
 
-FITTED_LAWS = {"lr": ("lr_opt", "lr_opt_compute"), "batch": ("batch_opt", "batch_opt_compute")}
+
+def fitted_laws(kind: str) -> list[str]:
+    """Names of the registered laws of the optimal ``kind`` ("lr" or "batch"), from each law's
+    ``hyperparameter`` declaration."""
+    return [law.name for law in list_laws() if law.hyperparameter == kind]
 
 
 @dataclass(frozen=True)
@@ -136,12 +141,13 @@ def _outside(
 def _from_fit(
     kind: str, fit: FitResult, vals: dict[str, FloatArray]
 ) -> tuple[FloatArray, str, dict[str, tuple[float, float]]]:
-    if fit.law not in FITTED_LAWS[kind]:
-        raise FitError(
-            f"the {kind} fit must be of law {' or '.join(map(repr, FITTED_LAWS[kind]))}; "
-            f"got {fit.law!r}. Fit one with `scalinglab fit RUNS --law {FITTED_LAWS[kind][0]}`."
-        )
     law = fit.law_obj()
+    if law.hyperparameter != kind:
+        laws = fitted_laws(kind)
+        raise FitError(
+            f"the {kind} fit must be of law {' or '.join(map(repr, laws))}; "
+            f"got {fit.law!r}. Fit one with `scalinglab fit RUNS --law {laws[0]}`."
+        )
     names = law.param_names
     point = np.array([[fit.params[n] for n in names]])
     draws = fit.draws()

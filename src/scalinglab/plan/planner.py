@@ -151,10 +151,9 @@ def plan(
         C = check_compute(compute)
         plans["compute_optimal"] = optimal_allocation(s, C, fc)
         recommended = "compute_optimal"
-        if s.law.name == "chinchilla" and fc.name == "6ND":
-            sources.append(
-                "compute-optimal N*, D*: Hoffmann et al. 2022, arXiv:2203.15556, appendix D.2"
-            )
+        cf = s.law.closed_form_allocation
+        if cf is not None and fc.name == "6ND":
+            sources.append(f"compute-optimal N*, D*: {cf.source}")
         if Dinf > 0:
             plans["inference_aware"] = inference_aware(s, Dinf, fc, compute=C)
             sources.append("inference-aware plan: Sardana et al. 2023, arXiv:2401.00448")

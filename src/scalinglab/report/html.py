@@ -536,7 +536,7 @@ def render_html(inputs: ReportInputs, *, title: str | None = None) -> str:
     if boot is not None:
         figs.append(_div(boot, "fig-bootstrap"))
     nd = {"N", "D"} <= set(r.variables)
-    if r.law == "chinchilla" and not r.joint:
+    if r.law_obj().closed_form_allocation is not None and not r.joint:
         figs.append(_div(figure_frontier(r), "fig-frontier"))
     if nd and not r.joint:
         runs_for_iso = inputs.runs if inputs.runs is not None else an.observed(r)
