@@ -391,6 +391,7 @@ def register(app: typer.Typer) -> None:
                         "space": lw.space,
                         "params": params,
                         "published": dict(lw.published),
+                        "notes": lw.notes,
                     }
                 )
                 return
@@ -399,6 +400,8 @@ def register(app: typer.Typer) -> None:
                 f"[bold]{lw.name}[/bold] v{lw.version}: {lw.title}\n  {lw.formula}\n  variables: {', '.join(lw.variables)}; fitted in {lw.space} space\n  {lw.citation}",
                 highlight=False,
             )
+            if lw.notes:
+                con.print(f"  notes: {lw.notes}", highlight=False, markup=False)
             t = Table("parameter", "meaning", "unit", "bounds", "fitted as")
             for p in params:
                 t.add_row(
