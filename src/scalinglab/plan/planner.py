@@ -139,11 +139,7 @@ def plan(
     """
     fc = flops if isinstance(flops, FlopConvention) else flop_convention(flops, n_ctx=seq_len)
     s = surface(fit, level=level)
-    if compute is None and target_loss is None:
-        raise FitError("give a training budget (compute=..., FLOP) or a target_loss to plan for.")
-    if not (math.isfinite(float(inference_tokens)) and float(inference_tokens) >= 0):
-        raise FitError(f"inference tokens must be a number >= 0, got {inference_tokens!r}.")
-    Dinf = float(inference_tokens)
+    Dinf = _check_request(compute, target_loss, inference_tokens)
     d = _Draft(
         warn=[f"fit: {w}" for w in fit.warnings],
         sources=[f"loss law: {fit.citation}", f"FLOP convention: {fc.describe()}"],
@@ -175,13 +171,7 @@ def plan(
         chosen.compute, accelerator_name=accelerator, peak_flops=peak_flops, mfu=mfu, gpus=gpus
     )
     d.sources.append(f"cost: {cst.accelerator} {cst.peak_flops:.4g} FLOP/s ({cst.note})")
-    iso = None
-    if isoflop_runs is not None:
-        iso = isoflop(isoflop_runs, level=s.level, flops=fc, seed=seed)
-        d.warn += [f"isoflop: {w}" for w in iso.warnings]
-        d.sources.append(
-            "IsoFLOP: Hoffmann et al. 2022, arXiv:2203.15556, section 3.2 (approach 2)"
-        )
+    iso = None if isoflop_runs is None else _isoflop(d, isoflop_runs, s.level, fc, seed)
     return Plan(
         law=fit.law,
         level=s.level,
@@ -198,6 +188,17 @@ def plan(
     )
 
 
+def _check_request(
+    compute: float | None, target_loss: float | None, inference_tokens: float
+) -> float:
+    """Inference tokens as a float, once a budget or a target is given and they are >= 0."""
+    if compute is None and target_loss is None:
+        raise FitError("give a training budget (compute=..., FLOP) or a target_loss to plan for.")
+    if not (math.isfinite(float(inference_tokens)) and float(inference_tokens) >= 0):
+        raise FitError(f"inference tokens must be a number >= 0, got {inference_tokens!r}.")
+    return float(inference_tokens)
+
+
 @dataclass
 class _Draft:
     """The plans computed so far, which one is recommended, and the warnings and sources."""
@@ -209,6 +210,16 @@ class _Draft:
 
 
 _SARDANA = "inference-aware plan: Sardana et al. 2023, arXiv:2401.00448"
+
+
+def _isoflop(
+    d: _Draft, runs: pd.DataFrame, level: float, fc: FlopConvention, seed: int
+) -> IsoflopResult:
+    """Approach 2 on the sweep ``runs``, reported beside the parametric plan."""
+    iso = isoflop(runs, level=level, flops=fc, seed=seed)
+    d.warn += [f"isoflop: {w}" for w in iso.warnings]
+    d.sources.append("IsoFLOP: Hoffmann et al. 2022, arXiv:2203.15556, section 3.2 (approach 2)")
+    return iso
 
 
 def _budget_plans(

@@ -221,6 +221,17 @@ def figure_isoflop(runs: pd.DataFrame, result: FitResult) -> go.Figure | None:
         row=1,
         col=1,
     )
+    _isoflop_profiles(fig, iso)
+    _isoflop_minima(fig, iso)
+    fig.update_xaxes(type="log", title_text=axis_label("N"), row=1, col=1)
+    fig.update_yaxes(title_text=escape(target_label(result)), row=1, col=1)
+    fig.update_xaxes(type="log", title_text=axis_label("C"), row=1, col=2)
+    fig.update_yaxes(type="log", title_text="N* (parameters)", row=1, col=2)
+    return _layout(fig, "IsoFLOP profiles and their minima (Hoffmann et al. 2022, approach 2)")
+
+
+def _isoflop_profiles(fig: go.Figure, iso: an.IsoFlop) -> None:
+    """Left panel: each budget's runs and its parabola, one colour per budget."""
     k = len(iso.budgets)
     for i, row in enumerate(iso.rows()):
         color = _viridis(i / max(1, k - 1))
@@ -252,6 +263,10 @@ def figure_isoflop(runs: pd.DataFrame, result: FitResult) -> go.Figure | None:
                 row=1,
                 col=1,
             )
+
+
+def _isoflop_minima(fig: go.Figure, iso: an.IsoFlop) -> None:
+    """The parabola minima (left) and N* against C with its power law (right)."""
     good = iso.budgets.dropna(subset=["N_opt"])
     fig.add_trace(
         go.Scatter(
@@ -287,11 +302,6 @@ def figure_isoflop(runs: pd.DataFrame, result: FitResult) -> go.Figure | None:
             row=1,
             col=2,
         )
-    fig.update_xaxes(type="log", title_text=axis_label("N"), row=1, col=1)
-    fig.update_yaxes(title_text=escape(target_label(result)), row=1, col=1)
-    fig.update_xaxes(type="log", title_text=axis_label("C"), row=1, col=2)
-    fig.update_yaxes(type="log", title_text="N* (parameters)", row=1, col=2)
-    return _layout(fig, "IsoFLOP profiles and their minima (Hoffmann et al. 2022, approach 2)")
 
 
 def _viridis(t: float) -> str:
