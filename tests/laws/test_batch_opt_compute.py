@@ -24,13 +24,19 @@ SIGMA = 0.1
 
 
 def test_published_deepseek_values() -> None:
-    """DeepSeek-AI 2024, eq. 1: B_opt = 0.2920 C^0.3271 tokens, computed plainly."""
-    p = LAW.published["deepseek2024"]
-    assert (p["d"], p["e"]) == (0.2920, 0.3271)
-    C = np.array([1e17, 1e20, 1e23])
-    B = LAW.predict(LAW.to_internal(p), {"C": C})[0]
-    np.testing.assert_allclose(B, 0.2920 * C**0.3271, rtol=1e-12)
-    assert B[0] == pytest.approx(0.2920 * 10 ** (17 * 0.3271), rel=1e-12)  # ~1.1e5 tokens
+    """DeepSeek-AI 2024, eq. 1: B_opt = 0.2920 C^0.3271 tokens, against values worked out by
+    hand with decimal logs:
+
+    * C = 1e17: 0.2920 x 10^(17 x 0.3271) = 0.2920 x 10^5.5607 = 0.2920 x 363,663 = 1.06190e5;
+    * C = 1e20: 0.2920 x 10^6.542 = 0.2920 x 3.48337e6 (10^0.5 x 10^0.042 = 3.16228 x 1.10154)
+      = 1.01714e6 tokens;
+    * each 10x of compute multiplies the batch by 10^0.3271 = 2.12373.
+    """
+    theta = LAW.to_internal(LAW.published["deepseek2024"])
+    B = LAW.predict(theta, {"C": np.array([1e17, 1e20, 1e21])})[0]
+    assert B[0] == pytest.approx(1.06190e5, rel=1e-5)
+    assert B[1] == pytest.approx(1.01714e6, rel=1e-5)
+    assert B[2] / B[1] == pytest.approx(2.12373, rel=1e-5)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

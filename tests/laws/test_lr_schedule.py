@@ -43,8 +43,17 @@ def brute_force_areas(
     return S1, S2
 
 
-def test_published_lambda_is_tissue_et_al_0999() -> None:
-    assert LAMBDA == 0.999
+def test_lambda_sets_the_momentum_memory_of_tissue_et_al() -> None:
+    """Tissue et al. 2024 use lambda = 0.999: after a single drop of the LR by 0.5, the annealing
+    momentum decays as 0.5 * 0.999^j, so 1,000 steps later (the drop step included)
+    S2 = 0.5 (1 - 0.999^1000) / (1 - 0.999). By hand: 0.999^1000 = exp(1000 ln 0.999) =
+    exp(-1.0005003) = 0.3676954, so S2 = 0.5 * 0.6323046 / 0.001 = 316.1523 (a lambda of 0.99
+    would give 50.0, of 0.9999 would give 475.8)."""
+    lrs = np.r_[np.ones(10), np.full(1000, 0.5)]
+    _, S2 = annealing_areas(np.arange(1, lrs.size + 1), lrs)
+    assert S2[9] == 0.0  # nothing annealed before the drop
+    assert S2[10] == pytest.approx(0.5, rel=1e-12)  # the drop step's own momentum
+    assert S2[-1] == pytest.approx(316.1523, rel=1e-6)
 
 
 @pytest.mark.parametrize("count_warmup", [False, True])

@@ -46,11 +46,13 @@ def test_closed_form_matches_formula_and_numeric(C: float) -> None:
     assert pp.N.value == pytest.approx(N0, rel=1e-12)
     assert pp.D.value == pytest.approx(D0, rel=1e-12)
     assert 6 * pp.N.value * pp.D.value == pytest.approx(C)
-    # the generic path (Law.predict, grid + golden section) finds the same optimum
+    # the generic path (no closed forms: Law.predict in blocks, grid + golden section) finds
+    # the same optimum
     s = surface(fit)
-    generic = Surface(
-        dataclasses.replace(s.law, name="chinchilla_generic"), s.names, s.params, s.level
+    bare = dataclasses.replace(
+        s.law, closed_form_allocation=None, inverse={}, asymptote=None, paired_rows=False
     )
+    generic = Surface(bare, s.names, s.params, s.level)
     r = allocate(generic, C, FlopConvention())
     assert r.N[0] == pytest.approx(N0, rel=1e-6)
     assert r.method.startswith("numeric")
@@ -137,3 +139,27 @@ def test_needs_a_law_of_N_and_D() -> None:
 def test_bad_level() -> None:
     with pytest.raises(FitError, match=r"level must be between 0 and 1"):
         surface(make_fit("chinchilla", HOFFMANN), level=1.5)
+
+
+@pytest.mark.parametrize(
+    ("law", "params"),
+    [
+        ("chinchilla", HOFFMANN),
+        ("kaplan", {"N_c": 8.8e13, "D_c": 5.4e13, "alpha_N": 0.076, "alpha_D": 0.095}),
+    ],
+)
+def test_law_closed_forms_match_generic_path(law: str, params: dict[str, float]) -> None:
+    """The law's declared closed forms (paired evaluation, inverse in D, asymptote) agree with
+    the generic path the surface takes for a law without them (blocked Law.predict, bisection
+    in log D, the loss at N = D = 1e40)."""
+    s = surface(make_fit(law, params, rel_sd=0.01, n_draws=20))
+    bare = dataclasses.replace(s.law, inverse={}, asymptote=None, paired_rows=False)
+    g = Surface(bare, s.names, s.params, s.level)
+    N = np.geomspace(1e8, 1e11, 7)[None, :]
+    D = np.geomspace(1e9, 1e13, 7)[None, :]
+    assert np.allclose(s.loss(N, D), g.loss(N, D), rtol=1e-12)
+    target = s.loss(N, D)[:, 3:4] * 1.01  # each row's own reachable target
+    assert np.allclose(s.tokens_for_loss(N, target), g.tokens_for_loss(N, target), rtol=1e-9)
+    # the limit lies below the loss at 1e40 (Kaplan's decays as 1e40^-0.095 ~ 0.01 there)
+    assert np.all(s.irreducible() <= g.irreducible())
+    assert np.allclose(s.irreducible(), g.irreducible(), atol=0.02)

@@ -8,6 +8,7 @@ SCALINGLAB_ALLOW_SKIP_BROWSER=1.
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import os
 import re
@@ -91,6 +92,29 @@ def test_report_is_self_contained(chinchilla_report: dict[str, Any]) -> None:
     for section in ("fig-fit", "fig-residuals", "fig-bootstrap", "fig-frontier", "fig-isoflop"):
         assert f'id="{section}"' in text
     assert 'id="backtest"' in text and 'id="plan"' in text
+
+
+def test_report_shows_the_law_notes(chinchilla_report: dict[str, Any]) -> None:
+    """The law's notes (how N and D are counted, the closed form) are on the page, escaped."""
+    from scalinglab.laws.registry import get_law
+
+    text = chinchilla_report["html"].read_text(encoding="utf-8")
+    notes = get_law("chinchilla").notes
+    assert "counts training tokens" in notes  # the notes this check is about
+    m = re.search(r'<p class="meta" id="law-notes">Notes: ([^<]*)</p>', text)
+    assert m is not None and html.unescape(m.group(1)) == notes
+
+
+def test_report_without_law_notes_has_no_notes_line() -> None:
+    """A law without notes (power_law) gets no empty notes paragraph."""
+    from _fixtures import curve_fit
+
+    from scalinglab.laws.registry import get_law
+
+    r = curve_fit()
+    assert r.law == "power_law" and get_law("power_law").notes == ""
+    page = render_html(ReportInputs(r))
+    assert 'id="law-notes"' not in page and 'id="formula"' in page
 
 
 def test_report_parameters_equal_the_fit_json(chinchilla_report: dict[str, Any]) -> None:

@@ -47,6 +47,29 @@ Prepare = Callable[["pd.DataFrame"], dict[str, FloatArray]]
 # (e.g. a data-mixture law with one exponent per mixture component).
 Specialize = Callable[["pd.DataFrame"], "Law"]
 
+# Closed forms a law may offer beyond ``evaluate``, all on *natural* parameter values: a mapping
+# from parameter name to an array (one value per parameter set, shaped to broadcast against the
+# variables, e.g. a column (K, 1) against a grid (K, G)).
+NaturalParams = Mapping[str, FloatArray]
+# The inverse of the law in one variable: (params, the other variables, target) -> the value of
+# that variable at which the law equals the target (inf where no value reaches it).
+Inverse = Callable[[NaturalParams, Mapping[str, FloatArray], FloatArray], FloatArray]
+# The target as every variable grows without bound (the irreducible loss), one per parameter set.
+Asymptote = Callable[[NaturalParams], FloatArray]
+
+
+@dataclass(frozen=True)
+class ClosedFormAllocation:
+    """A law of (N, D) whose compute-optimal split of a budget C = 6ND has a closed form.
+
+    ``solve(params, C)`` returns (N*, D*) broadcast over parameter sets and budgets (C in FLOP),
+    NaN where the parameters give no interior optimum (e.g. a non-positive exponent).
+    ``source`` cites the derivation."""
+
+    solve: Callable[[NaturalParams, FloatArray], tuple[FloatArray, FloatArray]]
+    source: str
+
+
 # Arguments of exp() are clipped here so that a wild start cannot overflow to inf (exp(700) is
 # about 1e304). Only far-off starts ever reach the clip; no optimum does.
 EXP_CLIP = 700.0
@@ -101,6 +124,17 @@ class Law:
     published: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     # a default candidate of ``--law auto`` (scalinglab.trust.select) for tables with its variables
     auto_candidate: bool = False
+    # ----- capabilities: what the planner and reports may ask of the law without knowing it -----
+    # ``evaluate`` also accepts variables of shape (S, n), row s paired with theta row s (true
+    # when it only broadcasts theta's (S, 1) columns against the variables)
+    paired_rows: bool = False
+    # closed-form inverses in single variables (e.g. {"D": ...}: tokens reaching a loss)
+    inverse: Mapping[str, Inverse] = field(default_factory=dict)
+    asymptote: Asymptote | None = None
+    closed_form_allocation: ClosedFormAllocation | None = None
+    # which training hyperparameter the law predicts the optimum of ("lr": peak learning rate,
+    # "batch": batch size in tokens); None for a law of a loss or other metric
+    hyperparameter: Literal["lr", "batch"] | None = None
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -158,6 +192,34 @@ class Law:
         """Prediction in natural target units, shape (S, n) for theta (S, P)."""
         f, _ = self.evaluate(np.atleast_2d(theta), X)
         return np.exp(f) if self.space == "log" else f
+
+    def predict_paired(self, theta: FloatArray, X: Mapping[str, FloatArray]) -> FloatArray:
+        """Prediction (S, G) in natural target units where row s of theta (S, P) is evaluated
+        at its own points: each variable of ``X`` is (S, G). Laws with ``paired_rows`` do this
+        in one call; others are evaluated in blocks of rows, keeping each block's diagonal."""
+        theta = np.atleast_2d(theta)
+        S = theta.shape[0]
+        cols = {v: np.broadcast_to(np.asarray(X[v], dtype=float), np.shape(X[v])) for v in X}
+        shape = np.broadcast_shapes((S, 1), *(c.shape for c in cols.values()))
+        cols = {v: np.broadcast_to(c, shape) for v, c in cols.items()}
+        if self.paired_rows:
+            return np.broadcast_to(self.predict(theta, cols), shape).copy()
+        G = shape[1]
+        out = np.empty(shape)
+        m = max(1, min(S, int(math.sqrt(200_000 / max(G, 1)))))  # m * m * G evaluations a block
+        idx = np.arange(m)
+        for s in range(0, S, m):
+            e = min(S, s + m)
+            block = {v: c[s:e].ravel() for v, c in cols.items()}
+            f = self.predict(theta[s:e], block).reshape(e - s, e - s, G)
+            out[s:e] = f[idx[: e - s], idx[: e - s]]  # row i's parameters at row i's points
+        return out
+
+    def natural(self, values: FloatArray) -> dict[str, FloatArray]:
+        """Natural parameter values (K, P) -> {name: column (K, 1)}, the form the closed forms
+        (``inverse``, ``asymptote``, ``closed_form_allocation``) take."""
+        v = np.atleast_2d(np.asarray(values, dtype=float))
+        return {p.name: v[:, i : i + 1] for i, p in enumerate(self.params)}
 
 
 def log_sum_exp(terms: Sequence[FloatArray]) -> tuple[FloatArray, list[FloatArray]]:

@@ -45,6 +45,7 @@ LAW = Law(
         Param("e", "exponent of training tokens", "1", grid=(_STARTS["D"],)),
     ),
     evaluate=power_product(("D",)),
+    hyperparameter="batch",
     data_grid=intercept_grid("d", _STARTS, ("D",)),
     notes="D: training tokens; target: the optimal batch size in tokens per step.",
     published={

@@ -23,7 +23,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
+from scalinglab.laws.base import (
+    ClosedFormAllocation,
+    FloatArray,
+    Law,
+    NaturalParams,
+    Param,
+    column,
+    log_sum_exp,
+)
+from scalinglab.units import FLOPS_PER_PARAM_TOKEN
 
 # Besiroglu et al. 2024, section 2: alpha, beta in {0, 0.5, ..., 2}, e in {-1, -0.5, ..., 1},
 # a, b in {0, 5, ..., 25}: 5 * 5 * 5 * 6 * 6 = 4,500 starts.
@@ -41,6 +50,37 @@ def _evaluate(
     f, (w0, w1, w2) = log_sum_exp([np.broadcast_to(e, t1.shape), t1, t2])
     J = [w0, w1, w2, -w1 * lN, -w2 * lD]
     return f, J
+
+
+def _tokens_for_loss(
+    p: NaturalParams, X: Mapping[str, FloatArray], target: FloatArray
+) -> FloatArray:
+    """D at which L(N, D) = target: B / D^beta = target - E - A / N^alpha (inf when N alone
+    cannot bring the loss down to the target)."""
+    gap = target - p["E"] - p["A"] / column(X, "N") ** p["alpha"]
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        D = np.where(gap > 0, (p["B"] / gap) ** (1.0 / p["beta"]), np.inf)
+    return np.asarray(D, dtype=float)
+
+
+def _irreducible(p: NaturalParams) -> FloatArray:
+    """L as N, D -> infinity: E."""
+    return p["E"]
+
+
+def _allocate(p: NaturalParams, C: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Hoffmann et al. 2022, appendix D.2 (eq. 4): minimising L under C = 6ND gives
+    N* = G (C/6)^(beta/(alpha+beta)), D* = G^-1 (C/6)^(alpha/(alpha+beta)) with
+    G = (alpha A / (beta B))^(1/(alpha+beta)); NaN unless both exponents are positive."""
+    a, b = p["alpha"], p["beta"]
+    s = a + b
+    c6 = np.asarray(C, dtype=float) / FLOPS_PER_PARAM_TOKEN
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        G = (a * p["A"] / (b * p["B"])) ** (1.0 / s)
+        N = G * c6 ** (b / s)
+        D = c6 ** (a / s) / G
+    ok = (a > 0) & (b > 0)
+    return np.where(ok, N, np.nan), np.where(ok, D, np.nan)
 
 
 LAW = Law(
@@ -82,6 +122,12 @@ LAW = Law(
         Param("beta", "data exponent", "1", lower=-1.0, upper=5.0, grid=_EXP_GRID),
     ),
     evaluate=_evaluate,
+    paired_rows=True,
+    inverse={"D": _tokens_for_loss},
+    asymptote=_irreducible,
+    closed_form_allocation=ClosedFormAllocation(
+        _allocate, "Hoffmann et al. 2022, arXiv:2203.15556, appendix D.2"
+    ),
     notes=(
         "N counts parameters as the runs record them; D counts training tokens. "
         "The compute-optimal allocation has a closed form (Hoffmann et al. 2022, appendix D.2)."

@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scalinglab.laws._law_columns import Column, numeric_columns
+from scalinglab.laws._starts import floor_starts, term_starts
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 
 if TYPE_CHECKING:
@@ -142,14 +143,11 @@ PUBLISHED_R_N_STAR = 5.309743
 def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Sequence[float]]:
     # E below the smallest loss; for each exponent of the grid, the scale that makes the model
     # (data) term equal the loss range at the geometric-mean N (unique tokens).
-    ymin, ymax = float(np.min(y)), float(np.max(y))
-    span = max(ymax - 0.5 * ymin, 1e-12 * ymax)
-    lN = float(np.mean(np.log(column(X, "N"))))
-    lU = float(np.mean(np.log(np.minimum(column(X, "D"), column(X, "unique_tokens")))))
+    U = np.minimum(column(X, "D"), column(X, "unique_tokens"))
     return {
-        "E": [float(np.log(ymin * f)) for f in (0.5, 0.85)],
-        "A": [math.log(span) + x * lN for x in _EXP_GRID],
-        "B": [math.log(span) + x * lU for x in _EXP_GRID],
+        "E": floor_starts(y, (0.5, 0.85)),
+        "A": term_starts(y, column(X, "N"), _EXP_GRID),
+        "B": term_starts(y, U, _EXP_GRID),
     }
 
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
+from scalinglab.laws.base import FloatArray, Law, NaturalParams, Param, column, log_sum_exp
 
 
 def _evaluate(
@@ -38,6 +38,23 @@ def _evaluate(
     f = aD * s
     J = [aN * w1, aD * w2, w1 * (nc - lN), s - w1 * u1]
     return f, J
+
+
+def _tokens_for_loss(
+    p: NaturalParams, X: Mapping[str, FloatArray], target: FloatArray
+) -> FloatArray:
+    """D at which L(N, D) = target: D_c / D = target^(1/alpha_D) - (N_c/N)^(alpha_N/alpha_D)
+    (inf when N alone cannot bring the loss down to the target)."""
+    aD = p["alpha_D"]
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        gap = target ** (1.0 / aD) - (p["N_c"] / column(X, "N")) ** (p["alpha_N"] / aD)
+        D = np.where(gap > 0, p["D_c"] / gap, np.inf)
+    return np.asarray(D, dtype=float)
+
+
+def _irreducible(p: NaturalParams) -> FloatArray:
+    """L as N, D -> infinity: 0 (the law has no irreducible term)."""
+    return np.zeros_like(p["N_c"])
 
 
 LAW = Law(
@@ -60,6 +77,9 @@ LAW = Law(
         Param("alpha_D", "data exponent", "1", lower=1e-3, upper=3.0, grid=(0.03, 0.1, 0.3, 0.6)),
     ),
     evaluate=_evaluate,
+    paired_rows=True,
+    inverse={"D": _tokens_for_loss},
+    asymptote=_irreducible,
     published={
         "kaplan2020": {"N_c": 8.8e13, "D_c": 5.4e13, "alpha_N": 0.076, "alpha_D": 0.095},
     },

@@ -51,6 +51,7 @@ LAW = Law(
         Param("c", "exponent of training tokens", "1", grid=(_STARTS["D"],)),
     ),
     evaluate=power_product(("N", "D")),
+    hyperparameter="lr",
     data_grid=intercept_grid("a", _STARTS, ("N", "D")),
     notes=(
         "N: non-embedding parameters; D: training tokens; target: the optimal (peak) learning "

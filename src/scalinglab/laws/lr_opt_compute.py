@@ -22,42 +22,17 @@ objective is convex: the default grid is one start (log a from the data, b = -0.
 
 from __future__ import annotations
 
-import pandas as pd
+from scalinglab.laws._log_linear import deepseek_compute_law
 
-from scalinglab.laws._law_columns import deepseek_compute
-from scalinglab.laws._log_linear import intercept_grid, power_product
-from scalinglab.laws.base import FloatArray, Law, Param
-
-_STARTS = {"C": -0.1}
-
-
-def _prepare(frame: pd.DataFrame) -> dict[str, FloatArray]:
-    return deepseek_compute(frame, "lr_opt_compute")
-
-
-LAW = Law(
-    default_objective="lsq",  # the paper fits least squares on log values
+LAW = deepseek_compute_law(
     name="lr_opt_compute",
-    version="1",
-    title="Optimal learning rate in compute C = M D (DeepSeek-AI 2024)",
-    formula="eta*(C) = a C^b, C = M D (non-embedding FLOPs/token x tokens)",
-    citation=(
-        "DeepSeek-AI 2024, DeepSeek LLM: Scaling Open-Source Language Models with Longtermism, "
-        "arXiv:2401.02954, eq. 1 (C = M D, eq. 2)"
-    ),
-    variables=("C",),
-    params=(
-        Param(
-            "a", "scale of the optimal learning rate", "LR * C^-b", log=True, lower=0.0, grid=(0.0,)
-        ),
-        Param("b", "exponent of compute", "1", grid=(_STARTS["C"],)),
-    ),
-    evaluate=power_product(("C",)),
-    data_grid=intercept_grid("a", _STARTS, ("C",)),
-    prepare=_prepare,
-    notes="C = M D with M the non-embedding FLOPs per token (DeepSeek eq. 2), not 6ND.",
-    published={
-        # DeepSeek-AI 2024, eq. 1: eta_opt = 0.3118 C^-0.1250.
-        "deepseek2024": {"a": 0.3118, "b": -0.1250},
-    },
+    hyperparameter="lr",
+    quantity="learning rate",
+    symbol="eta",
+    unit="LR",
+    scale="a",
+    exponent="b",
+    exponent_start=-0.1,
+    # DeepSeek-AI 2024, eq. 1: eta_opt = 0.3118 C^-0.1250.
+    published={"a": 0.3118, "b": -0.1250},
 )

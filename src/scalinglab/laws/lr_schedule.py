@@ -65,6 +65,7 @@ import pandas as pd
 
 from scalinglab.errors import DataError
 from scalinglab.laws._law_columns import Column, bad_rows_message, require_columns
+from scalinglab.laws._starts import floor_starts, term_starts
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 
 #: Decay factor lambda of the annealing momentum (Tissue et al. 2024, section 3).
@@ -190,12 +191,9 @@ def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Seque
     # pairs only cost a few starts). C starts at 0: the objective is smooth in C from there,
     # while a large starting C can make the predicted loss negative (objective +inf) and
     # strand the start.
-    ymin, ymax = float(np.min(y)), float(np.max(y))
-    span = max(ymax - 0.5 * ymin, 1e-12 * ymax)
-    lS1_mid = float(np.mean(np.log(column(X, "S1"))))
     return {
-        "L0": [float(np.log(ymin * f)) for f in (0.3, 0.6, 0.9)],
-        "A": [float(np.log(span)) + alpha * lS1_mid for alpha in _ALPHA_GRID],
+        "L0": floor_starts(y, (0.3, 0.6, 0.9)),
+        "A": term_starts(y, column(X, "S1"), _ALPHA_GRID),
         "alpha": list(_ALPHA_GRID),
         "C": [0.0],
     }

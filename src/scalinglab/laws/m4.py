@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from scalinglab.laws._starts import floor_starts, log_mid
 from scalinglab.laws.base import EXP_CLIP, FloatArray, Law, Param, column, log_sum_exp
 
 if TYPE_CHECKING:
@@ -162,9 +163,9 @@ def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Seque
     # beta that puts the curve through the middle of the data when s = 1/2 and alpha = 1
     # (r = 0): log beta = -c * mean(log x). The grid is a product, so each beta is also tried
     # with the other exponents; those starts only cost a few iterations.
-    ymin, ymax = float(np.min(y)), float(np.max(y))
-    lx_mid = float(np.mean(np.log(column(X, "x"))))
-    l_inf = [float(np.log(ymin * f)) for f in (0.3, 0.8, 0.97)]
+    ymax = float(np.max(y))
+    lx_mid = log_mid(column(X, "x"))
+    l_inf = floor_starts(y, (0.3, 0.8, 0.97))
     l_0 = [float(np.log(ymax * f)) for f in (1.03, 1.5, 4.0)]
     l_beta = [-c * lx_mid for c in _C_GRID]
     return {"L_inf": l_inf, "L_0": l_0, "beta": l_beta}

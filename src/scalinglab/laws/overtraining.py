@@ -34,13 +34,13 @@ runs, 0.7103% and 0.7320%. The package's usual Huber objective on log L
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scalinglab.laws._law_columns import Column, numeric_columns
+from scalinglab.laws._starts import floor_starts, log_mid, term_starts
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 from scalinglab.units import training_flops
 
@@ -83,13 +83,10 @@ def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Seque
     # E below the smallest loss; for each exponent of the grid, the scale that makes one term
     # equal the loss range at the geometric-mean C and M (a and b get the same values: with
     # M near 20 they are of similar size, e.g. Gadre et al.'s fits).
-    ymin, ymax = float(np.min(y)), float(np.max(y))
-    span = max(ymax - 0.5 * ymin, 1e-12 * ymax)
-    lC = float(np.mean(np.log(column(X, "C"))))
-    lM = float(np.mean(np.log(column(X, "M"))))
-    scales = [math.log(0.5 * span) + eta * lC for eta in _ETA_GRID]
+    lM = log_mid(column(X, "M"))
+    scales = term_starts(y, column(X, "C"), _ETA_GRID, factor=0.5)
     return {
-        "E": [float(np.log(ymin * f)) for f in (0.3, 0.6, 0.85)],
+        "E": floor_starts(y, (0.3, 0.6, 0.85)),
         "a": [s - eta * lM for s, eta in zip(scales, _ETA_GRID, strict=True)],
         "b": [s + eta * lM for s, eta in zip(scales, _ETA_GRID, strict=True)],
     }

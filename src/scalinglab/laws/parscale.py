@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.laws._law_columns import Column, numeric_columns
+from scalinglab.laws._starts import floor_starts, log_mid, spread
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 
 _COLUMNS = (
@@ -65,12 +66,11 @@ def _evaluate(
 def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Sequence[float]]:
     # E below the lowest loss; for each exponent, the A that makes the reducible term span the
     # observed range at the geometric-mean N: (A/N)^alpha = span -> log A = log N + log(span)/alpha
-    ymin, ymax = float(np.min(y)), float(np.max(y))
-    span = max(ymax - 0.5 * ymin, 1e-12 * ymax)
-    lN_mid = float(np.mean(np.log(column(X, "N"))))
+    lN_mid = log_mid(column(X, "N"))
+    log_span = float(np.log(spread(y)))
     return {
-        "E": [float(np.log(ymin * f)) for f in (0.3, 0.6, 0.9)],
-        "A": [lN_mid + float(np.log(span)) / alpha for alpha in _ALPHA_GRID],
+        "E": floor_starts(y, (0.3, 0.6, 0.9)),
+        "A": [lN_mid + log_span / alpha for alpha in _ALPHA_GRID],
     }
 
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from scalinglab.laws._starts import floor_starts, term_starts
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 
 
@@ -39,12 +40,10 @@ def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Seque
     # E below the smallest observation; for each exponent of the grid, the A that makes
     # A x^-alpha match the observed range at the geometric-mean x (the grid is a product, so
     # every A is tried with every alpha; mismatched pairs cost a few wasted starts only).
-    ymin, ymax = float(np.min(y)), float(np.max(y))
-    lx_mid = float(np.mean(np.log(column(X, "x"))))
-    span = max(ymax - 0.5 * ymin, 1e-12 * ymax)
-    e = [float(np.log(ymin * s)) for s in (0.01, 0.5, 0.9)]
-    a = [float(np.log(span)) + alpha * lx_mid for alpha in _ALPHA_GRID]
-    return {"E": e, "A": a}
+    return {
+        "E": floor_starts(y, (0.01, 0.5, 0.9)),
+        "A": term_starts(y, column(X, "x"), _ALPHA_GRID),
+    }
 
 
 LAW = Law(

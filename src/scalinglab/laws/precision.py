@@ -37,8 +37,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from scalinglab.laws._chinchilla_like import scale_starts
 from scalinglab.laws._law_columns import Column, numeric_columns
+from scalinglab.laws._starts import chinchilla_starts
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
 
 _COLUMNS = (
@@ -70,7 +70,7 @@ def _evaluate(
 
 
 def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Sequence[float]]:
-    return scale_starts(y, column(X, "N"), column(X, "D"), _EXP_GRID)
+    return chinchilla_starts(y, column(X, "N"), column(X, "D"), _EXP_GRID)
 
 
 LAW = Law(

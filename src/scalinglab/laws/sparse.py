@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import DataError
-from scalinglab.laws._chinchilla_like import scale_starts
 from scalinglab.laws._law_columns import Column, numeric_columns
+from scalinglab.laws._starts import chinchilla_starts
 from scalinglab.laws.base import FloatArray, Jacobian, Law, Param, column
 from scalinglab.laws.chinchilla import LAW as _CHINCHILLA
 
@@ -104,7 +104,7 @@ _EXP_GRID = (0.25, 0.5)
 
 
 def _data_grid(X: Mapping[str, FloatArray], y: FloatArray) -> Mapping[str, Sequence[float]]:
-    starts = scale_starts(y, column(X, "N_avg"), column(X, "D"), _EXP_GRID)
+    starts = chinchilla_starts(y, column(X, "N_avg"), column(X, "D"), _EXP_GRID)
     return {**starts, "alpha": list(_EXP_GRID), "beta": list(_EXP_GRID)}
 
 

@@ -1,8 +1,8 @@
 """Allocations of compute between N and D for any fitted law of (N, D), with intervals.
 
-* :func:`optimal_allocation`: minimise L(N, D) subject to C = D * per_token(N). Chinchilla under
-  C = 6ND uses the closed form (Hoffmann et al. 2022, appendix D.2); any other law or FLOP
-  convention a bounded 1-D search over log N (:func:`scalinglab.plan.surface.argmin_log`).
+* :func:`optimal_allocation`: minimise L(N, D) subject to C = D * per_token(N). A law with a
+  closed form (``Law.closed_form_allocation``, e.g. Chinchilla: Hoffmann et al. 2022, appendix
+  D.2) uses it under C = 6ND; any other law or FLOP convention a bounded 1-D search over log N (:func:`scalinglab.plan.surface.argmin_log`).
 * :func:`compute_for_loss`: the least training compute that reaches a target loss.
 * :func:`inference_aware`: Sardana et al. 2023 (arXiv:2401.00448, section 2): minimise training
   plus inference FLOPs, C_train + 2 N D_inf (2N FLOP per generated or prompt token, forward
@@ -21,12 +21,11 @@ import numpy as np
 
 from scalinglab.errors import FitError
 from scalinglab.laws.base import FloatArray
-from scalinglab.plan.compute_optimal import Estimate, chinchilla_allocation
+from scalinglab.plan.compute_optimal import Estimate, allocation_rows, no_optimum_error
 from scalinglab.plan.surface import LOG_MAX, LOG_MIN, Surface, argmin_log, estimate
 from scalinglab.units import FlopConvention
 
 MIN_COMPUTE, MAX_COMPUTE = 1e10, 1e32
-CLOSED_FORM = "closed form (Hoffmann et al. 2022, appendix D.2)"
 NUMERIC = "numeric: bounded 1-D search over log N (grid + golden section), per bootstrap draw"
 
 
@@ -124,19 +123,13 @@ def _edge_notes(r: Rows, what: str) -> tuple[str, ...]:
 
 def allocate(s: Surface, compute: float, flops: FlopConvention) -> Rows:
     """Compute-optimal N, D and loss at ``compute`` for every row of ``s``."""
-    names = s.names
-    if s.law.name == "chinchilla" and flops.name == "6ND":
-        E, A, B, a, b = (s.params[:, names.index(n)] for n in ("E", "A", "B", "alpha", "beta"))
-        if a[0] <= 0 or b[0] <= 0:
-            raise FitError(
-                "the fitted exponents must be positive for a compute-optimal allocation "
-                f"(alpha={a[0]:.4g}, beta={b[0]:.4g})."
-            )
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            N, D, L = chinchilla_allocation(E, A, B, a, b, compute)
-        bad = (a <= 0) | (b <= 0)
-        N, D, L = (np.where(bad, np.nan, v) for v in (N, D, L))
-        return Rows(N, D, L, np.full(s.rows, compute), CLOSED_FORM, np.zeros(s.rows, bool))
+    cf = s.law.closed_form_allocation
+    if cf is not None and flops.name == "6ND":  # the closed forms assume C = 6ND
+        N, D, L = (v[:, 0] for v in allocation_rows(s.law, s.params, compute))
+        if np.isnan(N[0]):
+            raise no_optimum_error(s.law, dict(zip(s.names, s.params[0], strict=True)))
+        method = f"closed form ({cf.source})"
+        return Rows(N, D, L, np.full(s.rows, compute), method, np.zeros(s.rows, bool))
 
     def f(u: FloatArray) -> FloatArray:
         N = np.exp(u)

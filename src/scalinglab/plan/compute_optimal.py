@@ -1,7 +1,8 @@
-"""Compute-optimal allocation of a budget C between model size N and tokens D.
+"""Compute-optimal allocation of a budget C between model size N and tokens D, in closed form.
 
-For the Chinchilla law L = E + A/N^alpha + B/D^beta under C = 6ND, minimising L gives
-(Hoffmann et al. 2022, appendix D.2, eq. 4):
+A law offers one through ``Law.closed_form_allocation``. For the Chinchilla law
+L = E + A/N^alpha + B/D^beta under C = 6ND, minimising L gives (Hoffmann et al. 2022,
+appendix D.2, eq. 4; the formula lives in :mod:`scalinglab.laws.chinchilla`):
 
     N*(C) = G (C/6)^a,  D*(C) = G^-1 (C/6)^b,
     a = beta/(alpha+beta),  b = alpha/(alpha+beta),  G = (alpha A / (beta B))^(1/(alpha+beta)).
@@ -12,14 +13,15 @@ estimate alone): the exponents' uncertainty dominates at budgets far beyond the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from scalinglab.errors import FitError
 from scalinglab.fit.result import FitResult, percentile_interval
-from scalinglab.laws.base import FloatArray
-from scalinglab.units import FLOPS_PER_PARAM_TOKEN
+from scalinglab.laws.base import ClosedFormAllocation, FloatArray, Law
+from scalinglab.laws.registry import list_laws
 
 
 @dataclass(frozen=True)
@@ -52,41 +54,64 @@ class Allocation:
         }
 
 
-def chinchilla_allocation(
-    E: FloatArray, A: FloatArray, B: FloatArray, alpha: FloatArray, beta: FloatArray, C: float
+def closed_form_laws() -> list[str]:
+    """Names of the registered laws with a closed-form compute-optimal allocation."""
+    return [law.name for law in list_laws() if law.closed_form_allocation is not None]
+
+
+def closed_form(law: Law) -> ClosedFormAllocation:
+    """The law's :class:`ClosedFormAllocation`; :class:`FitError` naming the laws that have one."""
+    if law.closed_form_allocation is None:
+        names = " or ".join(repr(n) for n in closed_form_laws())
+        raise FitError(
+            f"compute-optimal allocation needs a {names} fit; this fit is {law.name!r}, whose law "
+            "has no closed-form allocation (`scalinglab plan` searches any law of N and D)."
+        )
+    return law.closed_form_allocation
+
+
+def allocation_rows(
+    law: Law, params: FloatArray, C: float | FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Closed-form N*, D* and the loss there, vectorised over parameter sets."""
-    s = alpha + beta
-    G = (alpha * A / (beta * B)) ** (1.0 / s)
-    c6 = C / FLOPS_PER_PARAM_TOKEN
-    N = G * c6 ** (beta / s)
-    D = c6 ** (alpha / s) / G
-    L = E + A / N**alpha + B / D**beta
-    return N, D, L
+    """Closed-form N*, D* and the loss there for parameter sets ``params`` (K, P, natural
+    units) at budgets ``C`` (FLOP; a float or a row (1, G)): arrays (K, G), NaN where a set has
+    no interior optimum. The loss is the law's own prediction at (N*, D*)."""
+    cf = closed_form(law)
+    N, D = cf.solve(law.natural(params), np.atleast_2d(np.asarray(C, dtype=float)))
+    N = np.asarray(N, dtype=float)
+    D = np.asarray(D, dtype=float)
+    theta = law.to_internal_array(np.atleast_2d(params))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        L = law.predict_paired(theta, {"N": N, "D": D})
+    return N, D, np.where(np.isfinite(N) & np.isfinite(D), L, np.nan)
+
+
+def no_optimum_error(law: Law, values: Mapping[str, float]) -> FitError:
+    """The error for a point estimate without an interior optimum, naming its exponents (the
+    parameters the law does not keep in log coordinates)."""
+    shown = ", ".join(f"{p.name}={values[p.name]:.4g}" for p in law.params if not p.log)
+    return FitError(
+        f"the fitted exponents must be positive for a compute-optimal allocation ({shown})."
+    )
 
 
 def compute_optimal(result: FitResult, compute: float, *, level: float = 0.95) -> Allocation:
-    """N*, D*, D*/N* and loss at budget ``compute`` (FLOP) for a Chinchilla fit."""
-    if result.law != "chinchilla":
-        raise FitError(
-            f"compute-optimal allocation needs a 'chinchilla' fit; this fit is {result.law!r}."
-        )
+    """N*, D*, D*/N* and loss at budget ``compute`` (FLOP) for a fit of a law with a closed-form
+    allocation (``Law.closed_form_allocation``, e.g. Chinchilla)."""
+    law = result.law_obj()
+    closed_form(law)
     if not (np.isfinite(compute) and compute > 0):
         raise FitError(f"compute must be a positive number of FLOP, got {compute!r}.")
-    p = result.params
-    if p["alpha"] <= 0 or p["beta"] <= 0:
-        raise FitError(
-            "the fitted exponents must be positive for a compute-optimal allocation "
-            f"(alpha={p['alpha']:.4g}, beta={p['beta']:.4g})."
-        )
-    pv = [np.array([p[k]]) for k in ("E", "A", "B", "alpha", "beta")]
-    N, D, L = chinchilla_allocation(pv[0], pv[1], pv[2], pv[3], pv[4], compute)
+    point = np.array([[result.params[n] for n in law.param_names]], dtype=float)
+    N, D, L = (v[:, 0] for v in allocation_rows(law, point, compute))
+    if not np.isfinite(N[0]):
+        raise no_optimum_error(law, result.params)
     d = result.draws()
     if d.shape[0] >= 2:
-        good = (d[:, 3] > 0) & (d[:, 4] > 0)
-        g = d[good]
-        Nd, Dd, Ld = chinchilla_allocation(g[:, 0], g[:, 1], g[:, 2], g[:, 3], g[:, 4], compute)
-        lo, hi = percentile_interval(np.stack([Nd, Dd, Dd / Nd, Ld], axis=1), level)
+        Nd, Dd, Ld = (v[:, 0] for v in allocation_rows(law, d, compute))
+        good = ~np.isnan(Nd)  # draws without an interior optimum
+        rows = np.stack([Nd, Dd, Dd / Nd, Ld], axis=1)[good]
+        lo, hi = percentile_interval(rows, level)
     else:
         lo = hi = np.full(4, np.nan)
     return Allocation(

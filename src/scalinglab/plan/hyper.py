@@ -2,7 +2,8 @@
 
 Fitted: a :class:`FitResult` of ``lr_opt`` (lr*(N, D), Li et al. 2025) or ``lr_opt_compute``
 (eta*(C), DeepSeek-AI 2024), and of ``batch_opt`` (B*(D)) or ``batch_opt_compute`` (B*(C)).
-Published, when no fit is given (``source``):
+Published, when no fit is given (``source``): the same laws at their published parameter sets
+(``Law.published[source]``), evaluated through the laws' own formulas:
 
 * ``"deepseek2024"``: eta_opt = 0.3118 C^-0.1250, B_opt = 0.2920 C^0.3271 tokens (DeepSeek-AI
   2024, arXiv:2401.02954, eq. 1), fitted on budgets of 1e17 to 2e19 FLOP. Their C is M D with M
@@ -19,6 +20,7 @@ included. A plan outside the range a law was fitted on gets a warning.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,73 +28,68 @@ import numpy as np
 from scalinglab.errors import FitError
 from scalinglab.fit.result import FitResult
 from scalinglab.laws.base import FloatArray
+from scalinglab.laws.registry import get_law, list_laws
 from scalinglab.plan.compute_optimal import Estimate
 from scalinglab.plan.shape import ModelShape
 from scalinglab.plan.surface import estimate
 from scalinglab.units import deepseek_flops_per_token
 
 SOURCES = ("deepseek2024", "li2025")
-_DEEPSEEK = "DeepSeek-AI 2024, arXiv:2401.02954, eq. 1 (C = M D, eq. 2)"
-_LI = "Li et al. 2025, arXiv:2503.04715 (Step Law)"
 
 
 @dataclass(frozen=True)
 class _Published:
-    name: str
-    source: str
-    variables: tuple[str, ...]
-    scale: float
-    exponents: tuple[float, ...]
+    """A law's published parameter set (``Law.published[source]``) and the range it was
+    fitted on."""
+
+    law: str
+    source: str  # the key of Law.published
     ranges: dict[str, tuple[float, float]]
     range_note: str
 
+    @property
+    def name(self) -> str:
+        values = get_law(self.law).published[self.source]
+        return f"{self.law} ({', '.join(f'{k} = {v:g}' for k, v in values.items())})"
 
+    def predict(self, vals: Mapping[str, FloatArray]) -> FloatArray:
+        """The law at the planned rows ``vals`` (variable -> (R,)), through its formula."""
+        law = get_law(self.law)
+        theta = law.to_internal(law.published[self.source])
+        return np.asarray(law.predict(theta, {v: vals[v] for v in law.variables})[0])
+
+
+# DeepSeek-AI 2024 (arXiv:2401.02954, eq. 1) fitted on C = M D from 1e17 to 2e19 FLOP; Li et al.
+# 2025 (arXiv:2503.04715): approximately the model and data sizes of their grid searches (their
+# largest: 1B non-embedding parameters, 100B tokens); treat those bounds as approximate.
+_DEEPSEEK_RANGE = {"C": (1e17, 2e19)}
 PUBLISHED: dict[str, dict[str, _Published]] = {
     "deepseek2024": {
         "lr": _Published(
-            "eta_opt = 0.3118 C^-0.1250",
-            _DEEPSEEK,
-            ("C",),
-            0.3118,
-            (-0.1250,),
-            {"C": (1e17, 2e19)},
-            "C = M D from 1e17 to 2e19 FLOP",
+            "lr_opt_compute", "deepseek2024", _DEEPSEEK_RANGE, "C = M D from 1e17 to 2e19 FLOP"
         ),
         "batch": _Published(
-            "B_opt = 0.2920 C^0.3271 (tokens)",
-            _DEEPSEEK,
-            ("C",),
-            0.2920,
-            (0.3271,),
-            {"C": (1e17, 2e19)},
-            "C = M D from 1e17 to 2e19 FLOP",
+            "batch_opt_compute", "deepseek2024", _DEEPSEEK_RANGE, "C = M D from 1e17 to 2e19 FLOP"
         ),
     },
     "li2025": {
-        # Range: approximately the model and data sizes of Li et al.'s grid searches (their
-        # largest: 1B non-embedding parameters, 100B tokens); treat the bounds as approximate.
         "lr": _Published(
-            "eta = 1.79 N^-0.713 D^0.307",
-            _LI,
-            ("N", "D"),
-            1.79,
-            (-0.713, 0.307),
+            "lr_opt",
+            "li2025",
             {"N": (6e7, 1e9), "D": (2e9, 1e11)},
             "N ~6e7-1e9 non-embedding, D ~2e9-1e11 tokens (approximate)",
         ),
         "batch": _Published(
-            "B = 0.58 D^0.571 (tokens)",
-            _LI,
-            ("D",),
-            0.58,
-            (0.571,),
-            {"D": (2e9, 1e11)},
-            "D ~2e9-1e11 tokens (approximate)",
+            "batch_opt", "li2025", {"D": (2e9, 1e11)}, "D ~2e9-1e11 tokens (approximate)"
         ),
     },
 }
 
-FITTED_LAWS = {"lr": ("lr_opt", "lr_opt_compute"), "batch": ("batch_opt", "batch_opt_compute")}
+
+def fitted_laws(kind: str) -> list[str]:
+    """Names of the registered laws of the optimal ``kind`` ("lr" or "batch"), from each law's
+    ``hyperparameter`` declaration."""
+    return [law.name for law in list_laws() if law.hyperparameter == kind]
 
 
 @dataclass(frozen=True)
@@ -136,12 +133,13 @@ def _outside(
 def _from_fit(
     kind: str, fit: FitResult, vals: dict[str, FloatArray]
 ) -> tuple[FloatArray, str, dict[str, tuple[float, float]]]:
-    if fit.law not in FITTED_LAWS[kind]:
-        raise FitError(
-            f"the {kind} fit must be of law {' or '.join(map(repr, FITTED_LAWS[kind]))}; "
-            f"got {fit.law!r}. Fit one with `scalinglab fit RUNS --law {FITTED_LAWS[kind][0]}`."
-        )
     law = fit.law_obj()
+    if law.hyperparameter != kind:
+        laws = fitted_laws(kind)
+        raise FitError(
+            f"the {kind} fit must be of law {' or '.join(map(repr, laws))}; "
+            f"got {fit.law!r}. Fit one with `scalinglab fit RUNS --law {laws[0]}`."
+        )
     names = law.param_names
     point = np.array([[fit.params[n] for n in names]])
     draws = fit.draws()
@@ -196,10 +194,8 @@ def hyperparameters(
             warn += _outside(f"the fitted {fit.law!r}", vals, ranges, kind)
         else:
             p = PUBLISHED[source][kind]
-            y = p.scale * np.ones_like(D)
-            for v, e in zip(p.variables, p.exponents, strict=True):
-                y = y * vals[v] ** e
-            label = f"published: {p.name}, {p.source}"
+            y = p.predict(vals)
+            label = f"published: {p.name}, {get_law(p.law).citation}"
             rng_text = p.range_note
             warn += _outside(p.name, vals, p.ranges, kind)
         results[kind] = (y, label, rng_text)

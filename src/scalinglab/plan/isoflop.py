@@ -172,6 +172,53 @@ def isoflop(
     0: no bootstrap (intervals NaN).
     """
     fc = flops or FlopConvention()
+    if not (tolerance > 0 and math.isfinite(tolerance)):
+        raise FitError(f"IsoFLOP tolerance (log10 C) must be positive, got {tolerance!r}.")
+    if min_runs < 3:
+        raise FitError(f"a parabola needs at least 3 runs per budget; min_runs={min_runs}.")
+    N, L, C = _sweep_columns(runs, y, fc)
+    labels = group_budgets(C, tolerance)
+    rng = np.random.default_rng(seed)
+    budgets: list[IsoflopBudget] = []
+    minima: list[FloatArray] = []  # ln N* per row (point, then draws) of each convex budget
+    budget_of = np.full(N.size, -1, dtype=np.intp)
+    for g in np.unique(labels):
+        idx = np.flatnonzero(labels == g)
+        if np.unique(N[idx]).size < min_runs:
+            continue
+        budget, lnNv = _budget(N[idx], L[idx], C[idx], rng, n_boot, level, fc)
+        budget_of[idx] = len(budgets)
+        budgets.append(budget)
+        if budget.convex:
+            minima.append(lnNv)
+    warn = [b.warning for b in budgets if b.warning]
+    table = pd.DataFrame({"N": N, "C": C, "y": L, "budget": budget_of})
+    lnC = [math.log(b.compute) for b in budgets if b.convex]
+    if len(lnC) < 2:
+        warn.append(
+            f"IsoFLOP: {len(lnC)} budget(s) with a minimum (at least 2 needed, each with "
+            f">= {min_runs} model sizes within {tolerance} in log10 C): no N*(C) power law."
+        )
+        nanE = Estimate(math.nan, math.nan, math.nan)
+        coef4 = np.full((n_boot + 1, 4), np.nan)
+        return IsoflopResult(tuple(budgets), nanE, nanE, coef4, level, fc, tuple(warn), table)
+    coef4 = _power_laws(np.array(lnC), np.stack(minima, axis=1), fc)
+    return IsoflopResult(
+        tuple(budgets),
+        estimate(coef4[:, 1], level),
+        estimate(coef4[:, 3], level),
+        coef4,
+        level,
+        fc,
+        tuple(warn),
+        table,
+    )
+
+
+def _sweep_columns(
+    runs: pd.DataFrame, y: str, fc: FlopConvention
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """N (parameters), loss and C (FLOP; from D by the convention when absent), validated."""
     if y not in runs.columns and "loss" in runs.columns:
         y = "loss"
     need = [c for c in ("N", y) if c not in runs.columns]
@@ -180,10 +227,6 @@ def isoflop(
             f"an IsoFLOP analysis needs columns N, {y} and C or D; missing "
             f"{', '.join(need) or 'C/D'}. Columns: {', '.join(map(str, runs.columns))}."
         )
-    if not (tolerance > 0 and math.isfinite(tolerance)):
-        raise FitError(f"IsoFLOP tolerance (log10 C) must be positive, got {tolerance!r}.")
-    if min_runs < 3:
-        raise FitError(f"a parabola needs at least 3 runs per budget; min_runs={min_runs}.")
     N = pd.to_numeric(runs["N"], errors="coerce").to_numpy(dtype=float)
     L = pd.to_numeric(runs[y], errors="coerce").to_numpy(dtype=float)
     if "C" in runs.columns:
@@ -196,88 +239,66 @@ def isoflop(
         raise DataError(
             f"IsoFLOP runs need finite positive N, C and a finite loss; bad rows {rows}."
         )
-    labels = group_budgets(C, tolerance)
-    rng = np.random.default_rng(seed)
-    budgets: list[IsoflopBudget] = []
-    warn: list[str] = []
-    lnC: list[float] = []
-    lnN_rows: list[FloatArray] = []
-    budget_of = np.full(N.size, -1, dtype=np.intp)
-    for g in np.unique(labels):
-        idx = np.flatnonzero(labels == g)
-        x_all = np.log(N[idx])
-        if np.unique(x_all).size < min_runs:
-            continue
-        Cg = float(np.exp(np.mean(np.log(C[idx]))))
-        mu = float(np.mean(x_all))
-        x = x_all - mu
-        n = idx.size
-        w = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)])
-        coef = _parabolas(x, L[idx], w.astype(float))
-        c1, c2 = coef[:, 1], coef[:, 2]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            xv = np.where(c2 > 0, -c1 / (2.0 * c2), np.nan)
-            lv = coef[:, 0] + c1 * xv + c2 * xv**2
-        convex = bool(c2[0] > 0)
-        lo, hi = float(x.min()), float(x.max())
-        bracketed = convex and lo <= xv[0] <= hi
-        Nv = np.exp(xv + mu)
-        Dv = fc.tokens(Cg, Nv)
-        msg = None
-        if not convex:
-            msg = (
-                f"budget C = {Cg:.3g} FLOP: the parabola of loss against ln N is not convex "
-                f"(curvature {c2[0]:.3g}); its runs do not show a minimum; left out of the power laws."
-            )
-        elif not bracketed:
-            side = "above the largest" if xv[0] > hi else "below the smallest"
-            msg = (
-                f"budget C = {Cg:.3g} FLOP: the minimum N* = {Nv[0]:.3g} lies {side} model size "
-                f"sampled ({math.exp(lo + mu):.3g} to {math.exp(hi + mu):.3g}): off-centre sweep, "
-                "the minimum is extrapolated; add runs on that side."
-            )
-        if msg:
-            warn.append(msg)
-        budget_of[idx] = len(budgets)
-        budgets.append(
-            IsoflopBudget(
-                compute=Cg,
-                n_runs=int(n),
-                N_range=(float(math.exp(lo + mu)), float(math.exp(hi + mu))),
-                N=estimate(Nv, level),
-                D=estimate(Dv, level),
-                loss=estimate(lv, level),
-                convex=convex,
-                bracketed=bracketed,
-                warning=msg,
-                parabola=(float(coef[0, 0]), float(c1[0]), float(c2[0])),
-                centre=mu,
-            )
+    return N, L, C
+
+
+def _budget(
+    N: FloatArray,
+    L: FloatArray,
+    C: FloatArray,
+    rng: np.random.Generator,
+    n_boot: int,
+    level: float,
+    fc: FlopConvention,
+) -> tuple[IsoflopBudget, FloatArray]:
+    """One budget's parabola of loss against ln N (point fit, then ``n_boot`` resamples of its
+    runs) and its minimum; returns the budget and ln N* per row (NaN where not convex)."""
+    Cg = float(np.exp(np.mean(np.log(C))))
+    x_all = np.log(N)
+    mu = float(np.mean(x_all))
+    x = x_all - mu
+    n = N.size
+    w = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)])
+    coef = _parabolas(x, L, w.astype(float))
+    c1, c2 = coef[:, 1], coef[:, 2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xv = np.where(c2 > 0, -c1 / (2.0 * c2), np.nan)
+        lv = coef[:, 0] + c1 * xv + c2 * xv**2
+    convex = bool(c2[0] > 0)
+    lo, hi = float(x.min()), float(x.max())
+    bracketed = convex and lo <= xv[0] <= hi
+    Nv = np.exp(xv + mu)
+    msg = None
+    if not convex:
+        msg = (
+            f"budget C = {Cg:.3g} FLOP: the parabola of loss against ln N is not convex "
+            f"(curvature {c2[0]:.3g}); its runs do not show a minimum; left out of the power laws."
         )
-        if convex:
-            lnC.append(math.log(Cg))
-            lnN_rows.append(np.log(Nv))
-    table = pd.DataFrame({"N": N, "C": C, "y": L, "budget": budget_of})
-    nanE = Estimate(math.nan, math.nan, math.nan)
-    if len(lnC) < 2:
-        warn.append(
-            f"IsoFLOP: {len(lnC)} budget(s) with a minimum (at least 2 needed, each with "
-            f">= {min_runs} model sizes within {tolerance} in log10 C): no N*(C) power law."
+    elif not bracketed:
+        side = "above the largest" if xv[0] > hi else "below the smallest"
+        msg = (
+            f"budget C = {Cg:.3g} FLOP: the minimum N* = {Nv[0]:.3g} lies {side} model size "
+            f"sampled ({math.exp(lo + mu):.3g} to {math.exp(hi + mu):.3g}): off-centre sweep, "
+            "the minimum is extrapolated; add runs on that side."
         )
-        coef4 = np.full((n_boot + 1, 4), np.nan)
-        return IsoflopResult(tuple(budgets), nanE, nanE, coef4, level, fc, tuple(warn), table)
-    xc = np.array(lnC)
-    lnN = np.stack(lnN_rows, axis=1)  # (B+1, budgets)
-    lnD = np.log(fc.tokens(np.exp(xc)[None, :], np.exp(lnN)))
-    fN, fD = _line(xc, lnN), _line(xc, lnD)
-    coef4 = np.hstack([fN, fD])
-    return IsoflopResult(
-        tuple(budgets),
-        estimate(coef4[:, 1], level),
-        estimate(coef4[:, 3], level),
-        coef4,
-        level,
-        fc,
-        tuple(warn),
-        table,
+    budget = IsoflopBudget(
+        compute=Cg,
+        n_runs=int(n),
+        N_range=(float(math.exp(lo + mu)), float(math.exp(hi + mu))),
+        N=estimate(Nv, level),
+        D=estimate(fc.tokens(Cg, Nv), level),
+        loss=estimate(lv, level),
+        convex=convex,
+        bracketed=bracketed,
+        warning=msg,
+        parabola=(float(coef[0, 0]), float(c1[0]), float(c2[0])),
+        centre=mu,
     )
+    return budget, np.log(Nv)
+
+
+def _power_laws(lnC: FloatArray, lnN: FloatArray, fc: FlopConvention) -> FloatArray:
+    """(intercept, slope) of ln N* and of ln D* against ln C for every row of ``lnN``
+    (rows, budgets): (rows, 4)."""
+    lnD = np.log(fc.tokens(np.exp(lnC)[None, :], np.exp(lnN)))
+    return np.hstack([_line(lnC, lnN), _line(lnC, lnD)])

@@ -37,7 +37,7 @@ from scalinglab.plan.hyper import Hyperparameters, hyperparameters
 from scalinglab.plan.isoflop import IsoflopResult, isoflop
 from scalinglab.plan.shape import SOURCE as SHAPE_SOURCE
 from scalinglab.plan.shape import ModelShape, model_shapes
-from scalinglab.plan.surface import surface
+from scalinglab.plan.surface import Surface, surface
 from scalinglab.units import FlopConvention, flop_convention
 
 QUANTITIES = ("N", "D", "tokens_per_param", "loss", "compute")
@@ -139,65 +139,25 @@ def plan(
     """
     fc = flops if isinstance(flops, FlopConvention) else flop_convention(flops, n_ctx=seq_len)
     s = surface(fit, level=level)
-    if compute is None and target_loss is None:
-        raise FitError("give a training budget (compute=..., FLOP) or a target_loss to plan for.")
-    if not (math.isfinite(float(inference_tokens)) and float(inference_tokens) >= 0):
-        raise FitError(f"inference tokens must be a number >= 0, got {inference_tokens!r}.")
-    Dinf = float(inference_tokens)
-    plans: dict[str, PlanPoint] = {}
-    warn: list[str] = [f"fit: {w}" for w in fit.warnings]
-    sources = [f"loss law: {fit.citation}", f"FLOP convention: {fc.describe()}"]
+    Dinf = _check_request(compute, target_loss, inference_tokens)
+    d = _Draft(
+        warn=[f"fit: {w}" for w in fit.warnings],
+        sources=[f"loss law: {fit.citation}", f"FLOP convention: {fc.describe()}"],
+    )
     if compute is not None:
-        C = check_compute(compute)
-        plans["compute_optimal"] = optimal_allocation(s, C, fc)
-        recommended = "compute_optimal"
-        if s.law.name == "chinchilla" and fc.name == "6ND":
-            sources.append(
-                "compute-optimal N*, D*: Hoffmann et al. 2022, arXiv:2203.15556, appendix D.2"
-            )
-        if Dinf > 0:
-            plans["inference_aware"] = inference_aware(s, Dinf, fc, compute=C)
-            sources.append("inference-aware plan: Sardana et al. 2023, arXiv:2401.00448")
-            recommended = "inference_aware"
-        if unique_tokens is not None:
-            pp, w, src = dc.data_constrained(
-                s, C, unique_tokens, fc, threshold=repetition_threshold
-            )
-            plans["data_constrained"] = pp
-            warn += w
-            sources.append(f"data-constrained plan: {dc.SOURCE}; {src}")
-            if Dinf > 0:
-                warn.append(
-                    "inference-aware and data-constrained plans are computed separately (their "
-                    "combination is not modelled); the data-constrained one is recommended."
-                )
-            recommended = "data_constrained"
+        _budget_plans(d, s, check_compute(compute), fc, Dinf, unique_tokens, repetition_threshold)
     if target_loss is not None:
-        plans["target_loss"] = compute_for_loss(s, target_loss, fc)
-        if compute is None:
-            recommended = "target_loss"
-            if Dinf > 0:
-                plans["inference_aware"] = inference_aware(s, Dinf, fc, target_loss=target_loss)
-                sources.append("inference-aware plan: Sardana et al. 2023, arXiv:2401.00448")
-                recommended = "inference_aware"
-        else:
-            need = plans["target_loss"].compute.value
-            if need > float(compute):
-                warn.append(
-                    f"the target loss {target_loss:g} needs {need:.3g} FLOP, more than the "
-                    f"budget {float(compute):.3g} FLOP."
-                )
-    chosen = plans[recommended]
-    for k, pp in plans.items():
-        warn += [f"{k}: {n}" for n in pp.notes if "draws" in n]
+        _target_plans(d, s, target_loss, fc, Dinf, compute)
+    chosen = d.plans[d.recommended]
+    for k, pp in d.plans.items():
+        d.warn += [f"{k}: {n}" for n in pp.notes if "draws" in n]
+    shapes = model_shapes(chosen.N.value, vocab=vocab, n_includes_embeddings=n_includes_embeddings)
+    d.sources.append(f"model shapes: {SHAPE_SOURCE}")
     # per-row N, D of the recommended plan for the hyperparameters
     assert chosen.rows is not None
-    N_rows, D_rows = chosen.rows.N, chosen.rows.D
-    shapes = model_shapes(chosen.N.value, vocab=vocab, n_includes_embeddings=n_includes_embeddings)
-    sources.append(f"model shapes: {SHAPE_SOURCE}")
     hyp = hyperparameters(
-        N_rows,
-        D_rows,
+        chosen.rows.N,
+        chosen.rows.D,
         shapes[0],
         level=s.level,
         seq_len=seq_len,
@@ -205,28 +165,118 @@ def plan(
         lr_fit=lr_fit,
         batch_fit=batch_fit,
     )
-    warn += list(hyp.warnings)
-    sources += [f"learning rate: {hyp.lr_source}", f"batch size: {hyp.batch_source}"]
+    d.warn += list(hyp.warnings)
+    d.sources += [f"learning rate: {hyp.lr_source}", f"batch size: {hyp.batch_source}"]
     cst = cost(
         chosen.compute, accelerator_name=accelerator, peak_flops=peak_flops, mfu=mfu, gpus=gpus
     )
-    sources.append(f"cost: {cst.accelerator} {cst.peak_flops:.4g} FLOP/s ({cst.note})")
-    iso = None
-    if isoflop_runs is not None:
-        iso = isoflop(isoflop_runs, level=s.level, flops=fc, seed=seed)
-        warn += [f"isoflop: {w}" for w in iso.warnings]
-        sources.append("IsoFLOP: Hoffmann et al. 2022, arXiv:2203.15556, section 3.2 (approach 2)")
+    d.sources.append(f"cost: {cst.accelerator} {cst.peak_flops:.4g} FLOP/s ({cst.note})")
+    iso = None if isoflop_runs is None else _isoflop(d, isoflop_runs, s.level, fc, seed)
     return Plan(
         law=fit.law,
         level=s.level,
-        recommended=recommended,
+        recommended=d.recommended,
         point=chosen,
-        plans=plans,
+        plans=d.plans,
         hyper=hyp,
         shapes=shapes,
         cost=cst,
         flop_convention=fc,
         isoflop=iso,
-        warnings=tuple(dict.fromkeys(warn)),
-        sources=tuple(dict.fromkeys(sources)),
+        warnings=tuple(dict.fromkeys(d.warn)),
+        sources=tuple(dict.fromkeys(d.sources)),
     )
+
+
+def _check_request(
+    compute: float | None, target_loss: float | None, inference_tokens: float
+) -> float:
+    """Inference tokens as a float, once a budget or a target is given and they are >= 0."""
+    if compute is None and target_loss is None:
+        raise FitError("give a training budget (compute=..., FLOP) or a target_loss to plan for.")
+    if not (math.isfinite(float(inference_tokens)) and float(inference_tokens) >= 0):
+        raise FitError(f"inference tokens must be a number >= 0, got {inference_tokens!r}.")
+    return float(inference_tokens)
+
+
+@dataclass
+class _Draft:
+    """The plans computed so far, which one is recommended, and the warnings and sources."""
+
+    warn: list[str]
+    sources: list[str]
+    plans: dict[str, PlanPoint] = field(default_factory=dict)
+    recommended: str = ""
+
+
+_SARDANA = "inference-aware plan: Sardana et al. 2023, arXiv:2401.00448"
+
+
+def _isoflop(
+    d: _Draft, runs: pd.DataFrame, level: float, fc: FlopConvention, seed: int
+) -> IsoflopResult:
+    """Approach 2 on the sweep ``runs``, reported beside the parametric plan."""
+    iso = isoflop(runs, level=level, flops=fc, seed=seed)
+    d.warn += [f"isoflop: {w}" for w in iso.warnings]
+    d.sources.append("IsoFLOP: Hoffmann et al. 2022, arXiv:2203.15556, section 3.2 (approach 2)")
+    return iso
+
+
+def _budget_plans(
+    d: _Draft,
+    s: Surface,
+    C: float,
+    fc: FlopConvention,
+    Dinf: float,
+    unique_tokens: float | None,
+    threshold: float,
+) -> None:
+    """The plans for a training budget C (FLOP): compute-optimal, then inference-aware (when
+    ``Dinf`` > 0) and data-constrained (with ``unique_tokens``), the last one recommended."""
+    d.plans["compute_optimal"] = optimal_allocation(s, C, fc)
+    d.recommended = "compute_optimal"
+    cf = s.law.closed_form_allocation
+    if cf is not None and fc.name == "6ND":
+        d.sources.append(f"compute-optimal N*, D*: {cf.source}")
+    if Dinf > 0:
+        d.plans["inference_aware"] = inference_aware(s, Dinf, fc, compute=C)
+        d.sources.append(_SARDANA)
+        d.recommended = "inference_aware"
+    if unique_tokens is not None:
+        pp, w, src = dc.data_constrained(s, C, unique_tokens, fc, threshold=threshold)
+        d.plans["data_constrained"] = pp
+        d.warn += w
+        d.sources.append(f"data-constrained plan: {dc.SOURCE}; {src}")
+        if Dinf > 0:
+            d.warn.append(
+                "inference-aware and data-constrained plans are computed separately (their "
+                "combination is not modelled); the data-constrained one is recommended."
+            )
+        d.recommended = "data_constrained"
+
+
+def _target_plans(
+    d: _Draft,
+    s: Surface,
+    target_loss: float,
+    fc: FlopConvention,
+    Dinf: float,
+    compute: float | None,
+) -> None:
+    """The least compute reaching ``target_loss``; without a budget it is recommended (or the
+    inference-aware plan when ``Dinf`` > 0), with one a warning says when the budget falls
+    short."""
+    d.plans["target_loss"] = compute_for_loss(s, target_loss, fc)
+    if compute is None:
+        d.recommended = "target_loss"
+        if Dinf > 0:
+            d.plans["inference_aware"] = inference_aware(s, Dinf, fc, target_loss=target_loss)
+            d.sources.append(_SARDANA)
+            d.recommended = "inference_aware"
+        return
+    need = d.plans["target_loss"].compute.value
+    if need > float(compute):
+        d.warn.append(
+            f"the target loss {target_loss:g} needs {need:.3g} FLOP, more than the "
+            f"budget {float(compute):.3g} FLOP."
+        )

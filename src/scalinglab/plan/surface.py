@@ -4,8 +4,9 @@ Row 0 of every array is the point estimate; rows 1..K are the fit's bootstrap dr
 units, :meth:`FitResult.draws`). Every plan quantity is computed for all rows together, the value
 is row 0 and the interval is the percentile interval of rows 1..K (:func:`estimate`).
 
-Chinchilla and Kaplan are evaluated (and inverted in D) by their formulas; any other law of
-(N, D) goes through ``Law.predict`` and a bisection in log D.
+Every law is evaluated through its own formula (:meth:`Law.predict_paired`); a law with a
+closed-form inverse in D (``Law.inverse["D"]``) is inverted by it, any other by a bisection in
+log D.
 """
 
 from __future__ import annotations
@@ -52,66 +53,46 @@ class Surface:
         return Surface(self.law, self.names, self.params[k], self.level)
 
     # ----- the law -----
+    def natural(self) -> dict[str, FloatArray]:
+        """{parameter: column (K+1, 1)}, the form a law's closed forms take."""
+        return self.law.natural(self.params)
+
     def loss(self, N: FloatArray, D: FloatArray) -> FloatArray:
-        """L at (N, D) of shape (K+1, G) (or broadcastable), one row per parameter set."""
+        """L at (N, D) of shape (K+1, G) (or broadcastable), one row per parameter set,
+        through the law's own formula (:meth:`Law.predict_paired`)."""
         N = np.broadcast_to(
             np.asarray(N, dtype=float),
             np.broadcast_shapes(np.shape(N), np.shape(D), (self.rows, 1)),
         )
         D = np.broadcast_to(np.asarray(D, dtype=float), N.shape)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            if self.law.name == "chinchilla":
-                E, A, B, a, b = (self.col(n) for n in ("E", "A", "B", "alpha", "beta"))
-                out: FloatArray = E + A / N**a + B / D**b
-                return out
-            if self.law.name == "kaplan":
-                Nc, Dc, aN, aD = (self.col(n) for n in ("N_c", "D_c", "alpha_N", "alpha_D"))
-                out = ((Nc / N) ** (aN / aD) + Dc / D) ** aD
-                return out
-            return self._generic_loss(N, D)
-
-    def _generic_loss(self, N: FloatArray, D: FloatArray) -> FloatArray:
         theta = self.law.to_internal_array(self.params)
-        K, G = N.shape
-        out = np.empty((K, G))
-        m = max(1, min(K, int(math.sqrt(200_000 / G))))  # rows per chunk: m * m * G evaluations
-        for s in range(0, K, m):
-            e = min(K, s + m)
-            X = {"N": N[s:e].ravel(), "D": D[s:e].ravel()}
-            f = self.law.predict(theta[s:e], X).reshape(e - s, e - s, G)
-            idx = np.arange(e - s)
-            out[s:e] = f[idx, idx]  # row i of the parameters at row i's own points
-        return out
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return self.law.predict_paired(theta, {"N": N, "D": D})
 
     def irreducible(self) -> FloatArray:
-        """The loss as N, D -> infinity, (K+1,): E for Chinchilla-type laws, 0 for Kaplan,
-        else the law at N = D = 1e40."""
-        if "E" in self.names:
-            return self.params[:, self.names.index("E")].copy()
-        if self.law.name == "kaplan":
-            return np.zeros(self.rows)
+        """The loss as N, D -> infinity, (K+1,): the law's ``asymptote`` (E for
+        Chinchilla-type laws), else the law at N = D = 1e40."""
+        if self.law.asymptote is not None:
+            limit = np.asarray(self.law.asymptote(self.natural()), dtype=float)
+            return np.broadcast_to(limit.reshape(self.rows, -1)[:, 0], (self.rows,)).copy()
         big = np.full((self.rows, 1), 1e40)
         return self.loss(big, big)[:, 0]
 
     def tokens_for_loss(self, N: FloatArray, target: FloatArray) -> FloatArray:
         """Tokens D at which L(N, D) = target, (K+1, G); inf where N alone cannot reach it.
 
-        ``target`` broadcasts against (K+1, G) (a column gives each row its own target)."""
+        ``target`` broadcasts against (K+1, G) (a column gives each row its own target). The
+        law's closed-form inverse in D when it has one, else a bisection in log D."""
         N = np.broadcast_to(
             np.asarray(N, dtype=float), np.broadcast_shapes(np.shape(N), (self.rows, 1))
         )
         t = np.broadcast_to(np.asarray(target, dtype=float), N.shape)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            if self.law.name == "chinchilla":
-                E, A, B, a, b = (self.col(n) for n in ("E", "A", "B", "alpha", "beta"))
-                gap = t - E - A / N**a  # what the data term must come down to
-                D = np.where(gap > 0, (B / gap) ** (1.0 / b), np.inf)
-                return np.asarray(D, dtype=float)
-            if self.law.name == "kaplan":
-                Nc, Dc, aN, aD = (self.col(n) for n in ("N_c", "D_c", "alpha_N", "alpha_D"))
-                gap = t ** (1.0 / aD) - (Nc / N) ** (aN / aD)
-                return np.asarray(np.where(gap > 0, Dc / gap, np.inf), dtype=float)
-        # any other law: L decreases in D; bisection on log D
+        solve = self.law.inverse.get("D")
+        if solve is not None:
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                D = solve(self.natural(), {"N": N}, t)
+            return np.broadcast_to(np.asarray(D, dtype=float), N.shape).copy()
+        # no closed form: L decreases in D; bisection on log D
         lo = np.full(N.shape, LOG_MIN)
         hi = np.full(N.shape, LOG_MAX)
         reachable = self.loss(N, np.exp(hi)) <= t

@@ -31,7 +31,7 @@ import pandas as pd
 from scalinglab.errors import DataError, FitError
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.laws.base import FloatArray
-from scalinglab.plan.compute_optimal import chinchilla_allocation
+from scalinglab.plan.compute_optimal import allocation_rows, closed_form_laws
 from scalinglab.plan.isoflop import IsoflopResult
 from scalinglab.plan.isoflop import isoflop as plan_isoflop
 from scalinglab.trust.predict import predict
@@ -307,9 +307,11 @@ def frontier(
     ``compute`` (FLOP): default 60 points from the smallest fitted C to 1000x the largest.
     Columns: C, N, N_low, N_high, D, D_low, D_high (bands NaN without draws).
     """
-    if result.law != "chinchilla" or result.joint:
+    law = result.law_obj()
+    if law.closed_form_allocation is None or result.joint:
+        names = " or ".join(repr(n) for n in closed_form_laws())
         raise FitError(
-            f"the compute-optimal frontier needs a (non-joint) 'chinchilla' fit; this fit is "
+            f"the compute-optimal frontier needs a (non-joint) {names} fit; this fit is "
             f"{result.law!r}{' (joint)' if result.joint else ''}."
         )
     p = result.params
@@ -318,29 +320,22 @@ def frontier(
         compute = np.geomspace(float(c_fit.min()), 1e3 * float(c_fit.max()), 60)
     cgrid = np.asarray(compute, dtype=float)
     lvl = result.level if level is None else level
-    keys = ("E", "A", "B", "alpha", "beta")
     out = pd.DataFrame({"C": cgrid})
-    n0, d0 = _alloc(np.array([[p[k] for k in keys]]), cgrid)
+    n0, d0, _ = allocation_rows(law, np.array([[p[k] for k in law.param_names]]), cgrid[None, :])
     out["N"], out["D"] = n0[0], d0[0]
     d = result.draws()
-    d = d[(d[:, 3] > 0) & (d[:, 4] > 0)] if d.shape[0] else d
-    if d.shape[0] >= 2:
-        nd, dd = _alloc(d, cgrid)
+    nd = dd = np.empty((0, cgrid.size))
+    if d.shape[0]:
+        nd, dd, _ = allocation_rows(law, d, cgrid[None, :])
+        keep = ~np.isnan(nd[:, 0])  # drop draws without an interior optimum
+        nd, dd = nd[keep], dd[keep]
+    if nd.shape[0] >= 2:
         n_lo, n_hi = percentile_interval(nd, lvl)
         d_lo, d_hi = percentile_interval(dd, lvl)
     else:
         n_lo = n_hi = d_lo = d_hi = np.full(cgrid.size, np.nan)
     out["N_low"], out["N_high"], out["D_low"], out["D_high"] = n_lo, n_hi, d_lo, d_hi
     return out[["C", "N", "N_low", "N_high", "D", "D_low", "D_high"]]
-
-
-def _alloc(params: FloatArray, cgrid: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """(K, P) Chinchilla parameter sets -> N*, D* arrays (K, len(cgrid))."""
-    E, A, B, alpha, beta = (params[:, i : i + 1] for i in range(5))
-    c = cgrid[None, :]  # broadcasts against the (K, 1) parameter columns
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        N, D, _ = chinchilla_allocation(E, A, B, alpha, beta, c)  # type: ignore[arg-type]
-    return np.asarray(N, dtype=float), np.asarray(D, dtype=float)
 
 
 # ----- backtest panel -----

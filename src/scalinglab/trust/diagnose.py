@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.fit.result import FitResult
+from scalinglab.laws.power_law import LAW as POWER_LAW
 from scalinglab.units import training_flops
 
 MIN_SCALES = 4
@@ -99,144 +100,195 @@ def _f_test(rss0: float, rss1: float, df0: int, df1: int) -> float:
     return float(stats.f.sf(F, df0 - df1, df1)) if F > 0 else 1.0
 
 
+@dataclass(frozen=True)
+class _Trend:
+    """The best value per scale of one table, the input of every trend check."""
+
+    name: str  # the scale axis: x, C or N
+    metric: str | None
+    high: bool  # higher values are better (accuracies)
+    xs: np.ndarray  # distinct scales, ascending
+    best: np.ndarray  # best value per scale
+
+    @property
+    def label(self) -> str:
+        return self.metric or "the metric"
+
+    @property
+    def u(self) -> np.ndarray:
+        return np.asarray(np.log10(self.xs), dtype=float)
+
+
 def diagnose_runs(
     frame: pd.DataFrame, *, metric: str | None = None, n_params: int | None = None
 ) -> list[Finding]:
     """Checks on the runs themselves (no fit needed). ``frame`` has ``y`` and a scale axis."""
-    out: list[Finding] = []
     ax = scale_axis(frame)
-    y = frame["y"].to_numpy(float)
     if ax is None:
-        return [
-            Finding(
-                "no_scale_axis",
-                "info",
-                "no scale axis (x, C, N and D) in the runs: trend checks skipped.",
-                {},
-            )
-        ]
+        msg = "no scale axis (x, C, N and D) in the runs: trend checks skipped."
+        return [Finding("no_scale_axis", "info", msg, {})]
     name, x = ax
+    y = frame["y"].to_numpy(float)
     good = np.isfinite(x) & (x > 0) & np.isfinite(y)
     x, y = x[good], y[good]
     high = higher_is_better(metric)
     xs, best = _per_scale(x, y, high)
-    n_scales = xs.size
+    t = _Trend(name, metric, high, xs, best)
+    out = _count_checks(t, int(y.size), n_params)
+    if xs.size < MIN_SCALES:
+        return out
+    out += _inverse_scaling(t)
+    out += _u_shape(t)
+    if not high and np.all(best > 0):  # breaks and plateaus of losses and errors
+        non_monotone = any(f.kind in ("u_shape", "inverted_u") for f in out)
+        if xs.size >= 8 and not non_monotone:
+            out += _break(t)
+        out += _plateau(t)
+    out += _emergence(t)
+    return out
+
+
+def _count_checks(t: _Trend, runs: int, n_params: int | None) -> list[Finding]:
+    """``too_few_scales`` and ``too_few_points``."""
+    out: list[Finding] = []
+    n_scales = t.xs.size
     if n_scales < MIN_SCALES:
         out.append(
             Finding(
                 "too_few_scales",
                 "warning",
-                f"only {n_scales} distinct scales of {name}: trends and exponents are poorly determined; add runs at more sizes (at least {MIN_SCALES}).",
+                f"only {n_scales} distinct scales of {t.name}: trends and exponents are poorly determined; add runs at more sizes (at least {MIN_SCALES}).",
                 {"scales": n_scales},
             )
         )
-    if n_params is not None and y.size < POINTS_PER_PARAM * n_params:
+    if n_params is not None and runs < POINTS_PER_PARAM * n_params:
         out.append(
             Finding(
                 "too_few_points",
                 "warning",
-                f"{y.size} runs for {n_params} free parameters (fewer than {POINTS_PER_PARAM} per parameter): the fit will be loose.",
-                {"runs": int(y.size), "params": n_params},
+                f"{runs} runs for {n_params} free parameters (fewer than {POINTS_PER_PARAM} per parameter): the fit will be loose.",
+                {"runs": runs, "params": n_params},
             )
         )
-    if n_scales < MIN_SCALES:
-        return out
-    from scipy import stats
-
-    u = np.log10(xs)
-    sign = -1.0 if high else 1.0  # +: a higher value is worse
-    rho, p = stats.spearmanr(u, best)
-    if np.isfinite(rho) and sign * rho >= RHO_MIN and p < P_TREND:
-        out.append(
-            Finding(
-                "inverse_scaling",
-                "warning",
-                f"{metric or 'the metric'} gets worse with scale ({name}): Spearman rho {rho:+.2f} of the best value per scale against log {name} (p = {p:.2g}). A scaling law fitted to it will extrapolate the wrong way.",
-                {"rho": float(rho), "p": float(p)},
-            )
-        )
-    # U-shape / inverted U: a quadratic in log scale beats a line, its turning point is
-    # inside the data, and both ends are clearly worse (U) or better (inverted U) than it
-    if n_scales >= 5:
-        v = np.log10(best) if np.all(best > 0) else best
-        lin = np.polyfit(u, v, 1, full=True)
-        quad = np.polyfit(u, v, 2, full=True)
-        rss1 = float(lin[1][0]) if len(lin[1]) else 0.0
-        rss2 = float(quad[1][0]) if len(quad[1]) else 0.0
-        pq = _f_test(rss1, rss2, n_scales - 2, n_scales - 3)
-        a2, a1, _ = quad[0]
-        if a2 != 0 and pq < P_QUAD:
-            vertex = -a1 / (2 * a2)
-            inside = np.sum(u < vertex) >= 2 and np.sum(u > vertex) >= 2
-            fitted = np.polyval(quad[0], np.array([u[0], vertex, u[-1]]))
-            sd = math.sqrt(rss2 / max(n_scales - 3, 1))
-            sgn = float(np.sign(a2))
-            rise = min((fitted[0] - fitted[1]) * sgn, (fitted[2] - fitted[1]) * sgn)
-            if inside and rise > max(3 * sd, 0.1 * float(np.ptp(v))):
-                kind = "u_shape" if a2 > 0 else "inverted_u"
-                good_mid = (a2 > 0) != high  # lowest value in the middle is best for losses
-                where = "best" if good_mid else "worst"
-                out.append(
-                    Finding(
-                        kind,
-                        "warning",
-                        f"{metric or 'the metric'} has a {'U' if a2 > 0 else 'inverted-U'} shape in log {name}, {where} near {name} = {10**vertex:.3g} (quadratic beats a line, p = {pq:.2g}): a monotone law cannot extrapolate it.",
-                        {"turning_point": float(10**vertex), "p": float(pq)},
-                    )
-                )
-    # break in the exponent and plateau, for losses and errors (lower is better)
-    if not high and np.all(best > 0):
-        v = np.log10(best)
-        non_monotone = any(f.kind in ("u_shape", "inverted_u") for f in out)
-        if n_scales >= 8 and not non_monotone:
-            brk = _break_test(xs, best)
-            if brk is not None:
-                b, s_left, s_right, ph = brk
-                out.append(
-                    Finding(
-                        "break",
-                        "warning",
-                        f"the log-log slope changes from {s_left:.3g} to {s_right:.3g} near {name} = {b:.3g} (a kink beats a power law with offset, p = {ph:.2g}): a law fitted below the break will mispredict above it.",
-                        {"at": b, "slope_before": s_left, "slope_after": s_right, "p": ph},
-                    )
-                )
-        k = max(3, n_scales // 3)
-        s_lo = np.polyfit(u[:k], v[:k], 1)[0]
-        s_hi = np.polyfit(u[-k:], v[-k:], 1)[0]
-        if s_lo < 0 and abs(s_hi) < PLATEAU_RATIO * abs(s_lo):
-            out.append(
-                Finding(
-                    "plateau",
-                    "warning",
-                    f"{metric or 'the metric'} has stopped improving: log-log slope {s_hi:.3g} over the top third of scales against {s_lo:.3g} over the bottom third. The irreducible level is (nearly) reached; more scale buys little.",
-                    {"slope_low": float(s_lo), "slope_high": float(s_hi)},
-                )
-            )
-    # emergence-like jump in a downstream metric
-    if metric is not None and (high or metric.lower().startswith("err")) and n_scales >= 4:
-        steps = np.diff(best)
-        total = abs(best[-1] - best[0])
-        j = int(np.argmax(np.abs(steps)))
-        if (
-            total > 0
-            and abs(steps[j]) > EMERGENCE_SHARE * np.sum(np.abs(steps))
-            and abs(steps[j]) > EMERGENCE_SHARE * total
-        ):
-            out.append(
-                Finding(
-                    "emergence",
-                    "warning",
-                    f"{metric}: one step between {name} = {xs[j]:.3g} and {xs[j + 1]:.3g} makes {abs(steps[j]) / np.sum(np.abs(steps)):.0%} of the whole change: an emergence-like jump that smooth laws fitted below it cannot anticipate.",
-                    {"from": float(xs[j]), "to": float(xs[j + 1])},
-                )
-            )
     return out
 
 
+def _inverse_scaling(t: _Trend) -> list[Finding]:
+    """Spearman trend of the best value per scale in the wrong direction (McKenzie et al.
+    2023)."""
+    from scipy import stats
+
+    sign = -1.0 if t.high else 1.0  # +: a higher value is worse
+    rho, p = stats.spearmanr(t.u, t.best)
+    if not (np.isfinite(rho) and sign * rho >= RHO_MIN and p < P_TREND):
+        return []
+    return [
+        Finding(
+            "inverse_scaling",
+            "warning",
+            f"{t.label} gets worse with scale ({t.name}): Spearman rho {rho:+.2f} of the best value per scale against log {t.name} (p = {p:.2g}). A scaling law fitted to it will extrapolate the wrong way.",
+            {"rho": float(rho), "p": float(p)},
+        )
+    ]
+
+
+def _u_shape(t: _Trend) -> list[Finding]:
+    """A quadratic in log scale beats a line, its turning point is inside the data, and both
+    ends are clearly worse (U) or better (inverted U) than it (Wei et al. 2022)."""
+    n_scales, u = t.xs.size, t.u
+    if n_scales < 5:
+        return []
+    v = np.log10(t.best) if np.all(t.best > 0) else t.best
+    lin = np.polyfit(u, v, 1, full=True)
+    quad = np.polyfit(u, v, 2, full=True)
+    rss1 = float(lin[1][0]) if len(lin[1]) else 0.0
+    rss2 = float(quad[1][0]) if len(quad[1]) else 0.0
+    pq = _f_test(rss1, rss2, n_scales - 2, n_scales - 3)
+    a2, a1, _ = quad[0]
+    if a2 == 0 or pq >= P_QUAD:
+        return []
+    vertex = -a1 / (2 * a2)
+    inside = np.sum(u < vertex) >= 2 and np.sum(u > vertex) >= 2
+    fitted = np.polyval(quad[0], np.array([u[0], vertex, u[-1]]))
+    sd = math.sqrt(rss2 / max(n_scales - 3, 1))
+    sgn = float(np.sign(a2))
+    rise = min((fitted[0] - fitted[1]) * sgn, (fitted[2] - fitted[1]) * sgn)
+    if not (inside and rise > max(3 * sd, 0.1 * float(np.ptp(v)))):
+        return []
+    kind = "u_shape" if a2 > 0 else "inverted_u"
+    good_mid = (a2 > 0) != t.high  # lowest value in the middle is best for losses
+    where = "best" if good_mid else "worst"
+    return [
+        Finding(
+            kind,
+            "warning",
+            f"{t.label} has a {'U' if a2 > 0 else 'inverted-U'} shape in log {t.name}, {where} near {t.name} = {10**vertex:.3g} (quadratic beats a line, p = {pq:.2g}): a monotone law cannot extrapolate it.",
+            {"turning_point": float(10**vertex), "p": float(pq)},
+        )
+    ]
+
+
+def _break(t: _Trend) -> list[Finding]:
+    brk = _break_test(t.xs, t.best)
+    if brk is None:
+        return []
+    b, s_left, s_right, ph = brk
+    return [
+        Finding(
+            "break",
+            "warning",
+            f"the log-log slope changes from {s_left:.3g} to {s_right:.3g} near {t.name} = {b:.3g} (a kink beats a power law with offset, p = {ph:.2g}): a law fitted below the break will mispredict above it.",
+            {"at": b, "slope_before": s_left, "slope_after": s_right, "p": ph},
+        )
+    ]
+
+
+def _plateau(t: _Trend) -> list[Finding]:
+    """The log-log slope over the top third of scales against that over the bottom third."""
+    u, v = t.u, np.log10(t.best)
+    k = max(3, t.xs.size // 3)
+    s_lo = np.polyfit(u[:k], v[:k], 1)[0]
+    s_hi = np.polyfit(u[-k:], v[-k:], 1)[0]
+    if not (s_lo < 0 and abs(s_hi) < PLATEAU_RATIO * abs(s_lo)):
+        return []
+    return [
+        Finding(
+            "plateau",
+            "warning",
+            f"{t.label} has stopped improving: log-log slope {s_hi:.3g} over the top third of scales against {s_lo:.3g} over the bottom third. The irreducible level is (nearly) reached; more scale buys little.",
+            {"slope_low": float(s_lo), "slope_high": float(s_hi)},
+        )
+    ]
+
+
+def _emergence(t: _Trend) -> list[Finding]:
+    """One step between adjacent scales of a downstream metric makes most of its change (Wei
+    et al. 2022, "Emergent abilities")."""
+    metric = t.metric
+    if metric is None or not (t.high or metric.lower().startswith("err")):
+        return []
+    xs, best = t.xs, t.best
+    steps = np.diff(best)
+    total = abs(best[-1] - best[0])
+    j = int(np.argmax(np.abs(steps)))
+    share = abs(steps[j]) / np.sum(np.abs(steps)) if total > 0 else 0.0
+    if not (total > 0 and share > EMERGENCE_SHARE and abs(steps[j]) > EMERGENCE_SHARE * total):
+        return []
+    return [
+        Finding(
+            "emergence",
+            "warning",
+            f"{metric}: one step between {t.name} = {xs[j]:.3g} and {xs[j + 1]:.3g} makes {share:.0%} of the whole change: an emergence-like jump that smooth laws fitted below it cannot anticipate.",
+            {"from": float(xs[j]), "to": float(xs[j + 1])},
+        )
+    ]
+
+
 def _break_test(xs: np.ndarray, best: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Null: a power law with offset (fitted by the engine) through the per-scale values.
-    Alternative: the null plus a kink in log-log at an interior scale (hinge on its residuals).
-    Returns (break scale, slope before, slope after, p) when the kink is significant."""
+    """Null: a power law with offset (:mod:`scalinglab.laws.power_law`, fitted by the engine)
+    through the per-scale values. Alternative: the null plus a kink in log-log at an interior
+    scale (hinge on its residuals). Returns (break scale, slope before, slope after, p) when
+    the kink is significant."""
     import warnings
 
     from scalinglab.errors import ScalinglabError
@@ -246,35 +298,33 @@ def _break_test(xs: np.ndarray, best: np.ndarray) -> tuple[float, float, float, 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            null = fit(frame, "power_law", n_boot=0)
+            null = fit(frame, POWER_LAW, n_boot=0)
     except ScalinglabError:
         return None
-    E, A, alpha = (null.params[k] for k in ("E", "A", "alpha"))
-    pred = E + A * xs**-alpha
+    theta = POWER_LAW.to_internal(null.params)
+    pred = POWER_LAW.predict(theta, {"x": xs})[0]
     u = np.log10(xs)
     r = np.log10(best) - np.log10(pred)
     n = u.size
     rss0 = float(np.sum(r**2))
-    best_fit = (math.inf, math.nan, math.nan)
+    best_fit = (math.inf, math.nan, math.nan, math.nan)
     for b in u[3:-3]:
         X = np.column_stack([np.ones_like(u), u, np.maximum(u - b, 0.0)])
         coef, *_ = np.linalg.lstsq(X, r, rcond=None)
         rss = float(np.sum((X @ coef - r) ** 2))
         if rss < best_fit[0]:
-            best_fit = (rss, float(b), float(coef[2]))
-    rss1, b, kink = best_fit
+            best_fit = (rss, float(b), float(coef[1]), float(coef[2]))
+    rss1, b, tilt, kink = best_fit
     if not math.isfinite(rss1):
         return None
     p = _f_test(rss0, rss1, n - 3, n - 6)
-    # local log-log slope of the null at the break, before and after adding the kink
     xb = 10**b
-    # slope of the null at the break plus the residual line's own slope, before / after the kink
-    tilt = float(
-        np.linalg.lstsq(
-            np.column_stack([np.ones_like(u), u, np.maximum(u - b, 0.0)]), r, rcond=None
-        )[0][1]
-    )
-    s_left = float(-alpha * A * xb**-alpha / (E + A * xb**-alpha)) + tilt
+    # local log-log slope at the break: the null's own, d log L / d log x by a central
+    # difference of the law (step 1e-4 in log x: error ~1e-8), plus the residual line's
+    # slope before the kink; after it, plus the kink
+    h = 1e-4
+    ends = POWER_LAW.evaluate(theta[None, :], {"x": xb * np.exp(np.array([-h, h]))})[0][0]
+    s_left = float(ends[1] - ends[0]) / (2 * h) + tilt
     s_right = s_left + kink
     ratio = max(abs(s_left), abs(s_right)) / max(min(abs(s_left), abs(s_right)), 1e-12)
     if p < P_BREAK and ratio > SLOPE_RATIO:
