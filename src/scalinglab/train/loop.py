@@ -141,8 +141,10 @@ def load_checkpoint(path: Path, cfg: TrainConfig, device: torch.device) -> dict[
     try:
         state: dict[str, Any] = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise DataError(
-            f"checkpoint {path} cannot be read ({exc}); delete it to restart the run."
+            f"checkpoint {path} cannot be read as a scalinglab checkpoint "
+            f"({type(exc).__name__}: {first[:120]}); delete it to restart the run."
         ) from exc
     if state.get("format") != CHECKPOINT_FORMAT or state.get("key") != cfg.key():
         raise DataError(

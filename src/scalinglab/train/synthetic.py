@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-SUCCESSORS = 32  # K: successors per context
+SUCCESSORS = 4  # K: successors per context
 ZIPF_S = 1.1  # Zipf exponent of unigram and rank distributions
-MIX = 0.5  # probability that the hashed two-token context decides the next token
+MIX = 0.2  # probability that the hashed two-token context decides the next token
 CHAINS = 512  # independent chains sampled together
 HELD_OUT = 0.1  # fraction of chains held out for validation
 
