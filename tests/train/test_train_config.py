@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from scalinglab.train.config import ModelConfig, TrainConfig, TrainConfigError
@@ -49,6 +50,10 @@ def test_key_round_trip_and_sensitivity() -> None:
     again = TrainConfig.from_dict(cfg.to_dict())
     assert again == cfg and again.key() == cfg.key() and len(cfg.key()) == 16
     assert config(lr=1).key() == config(lr=1.0).key()
+    assert (
+        config(tokens=np.int64(25_600), lr=np.float32(0.01)).key()
+        == config(lr=np.float32(0.01)).key()
+    )
     assert config(seed=1).key() != cfg.key()
     assert config(model=ModelConfig(512, 2, 2, 32, 32, pos="learned")).key() != cfg.key()
 
@@ -64,6 +69,8 @@ def test_key_round_trip_and_sensitivity() -> None:
         ({"schedule": "wsd", "warmup_frac": 0.5, "decay_frac": 0.6}, "cannot overlap"),
         ({"grad_clip": -1.0}, "grad_clip is -1.0"),
         ({"batch_size": 0}, "batch_size is 0"),
+        ({"tokens": 1e6}, "tokens is 1000000.0; give a positive integer"),
+        ({"seed": "zero"}, "seed is 'zero'; give an integer"),
     ],
 )
 def test_bad_train_config(kw: dict[str, object], match: str) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -39,6 +40,15 @@ class TrainConfigError(ScalinglabError):
 
 def _fail(what: str, value: object, fix: str) -> TrainConfigError:
     return TrainConfigError(f"{what} is {value!r}; {fix}")
+
+
+def _positive_ints(obj: object, names: tuple[str, ...], where: str) -> None:
+    """Check positive integers (numpy integers accepted and stored as int, so keys match)."""
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+            raise _fail(f"{where}{name}", value, "give a positive integer.")
+        object.__setattr__(obj, name, int(value))
 
 
 @dataclass(frozen=True)
@@ -61,10 +71,7 @@ class ModelConfig:
     mup_base_width: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "n_layer", "n_head", "d_model", "seq_len"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-                raise _fail(f"model {name}", value, "give a positive integer.")
+        _positive_ints(self, ("vocab_size", "n_layer", "n_head", "d_model", "seq_len"), "model ")
         if self.d_model % self.n_head:
             raise _fail(
                 "model d_model",
@@ -80,8 +87,10 @@ class ModelConfig:
         if self.pos not in POSITIONS:
             raise _fail("model pos", self.pos, f"use one of {', '.join(POSITIONS)}.")
         base = self.mup_base_width
-        if base is not None and not (isinstance(base, int) and base > 0):
-            raise _fail("mup_base_width", base, "give a positive width or None.")
+        if base is not None:
+            if isinstance(base, bool) or not isinstance(base, numbers.Integral) or base <= 0:
+                raise _fail("mup_base_width", base, "give a positive width or None.")
+            object.__setattr__(self, "mup_base_width", int(base))
 
     @property
     def head_dim(self) -> int:
@@ -153,13 +162,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in _FLOAT_FIELDS:  # 1 and 1.0 must give the same key()
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise _fail(name, value, "give a number.")
             object.__setattr__(self, name, float(value))
-        for name in ("tokens", "batch_size", "eval_every", "eval_tokens"):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-                raise _fail(name, value, "give a positive integer.")
+        _positive_ints(self, ("tokens", "batch_size", "eval_every", "eval_tokens"), "")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
+            raise _fail("seed", self.seed, "give an integer.")
+        object.__setattr__(self, "seed", int(self.seed))
         if self.steps < 1:
             raise _fail(
                 "tokens",
