@@ -17,6 +17,11 @@ one: a SIGKILL at any moment leaves either the old or the new checkpoint. A run 
 checkpoint draws the same batches and does the same arithmetic, so on CPU it ends with the
 same losses, bit for bit, as the uninterrupted run. A checkpoint is also written at the end,
 so calling :func:`train` again on a finished run returns its result without training.
+
+**torch.compile** (``TrainConfig.compile``) is off by default: on CPU it does not pay for the
+small runs of a sweep. Measured by ``bench/train_speed.py --compile`` (4 layers, d_model 128,
+16 x 64 tokens per step, torch 2.13 CPU, 2 loaded cores): compilation took 121 s, after which
+steps ran 1.45x faster than eager, so it pays back only after several minutes of training.
 """
 
 from __future__ import annotations
