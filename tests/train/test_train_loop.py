@@ -217,3 +217,12 @@ def test_larger_model_reaches_lower_loss(corpus: Corpus) -> None:
     small = train(config(steps=200, d_model=8, n_layer=1, eval_every=200), corpus=corpus)
     large = train(config(steps=200, d_model=64, n_layer=2, eval_every=200), corpus=corpus)
     assert large.val_loss < small.val_loss - 0.2
+
+
+def test_repeated_data_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    small = load_corpus("synthetic:zipf?vocab=512&tokens=2000", vocab_size=512)
+    cfg = config(steps=8, eval_every=8, eval_tokens=64)
+    with caplog.at_level("WARNING", logger="scalinglab.train.loop"):
+        res = train(cfg, corpus=small)
+    assert res.epochs == pytest.approx(cfg.tokens_trained / small.unique_tokens) and res.epochs > 2
+    assert f"the data repeat {res.epochs:.2f} times" in caplog.text
