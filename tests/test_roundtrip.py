@@ -230,3 +230,27 @@ def test_fit_file_is_read_by_every_command(tmp_path: Path) -> None:
     ok(run_cli("plot", "f.json", "--kind", "fit", "-o", "p.png", "-q", cwd=tmp_path))
     assert (tmp_path / "p.png").stat().st_size > 1000
     assert saved.spec.fixed == {"beta": 0.36}
+
+
+def test_plan_round_trips(one_fit: FitResult) -> None:
+    from scalinglab.plan import plan
+    from scalinglab.plan.planner import Plan
+
+    p = plan(one_fit, compute=1e21, inference_tokens=1e11, accelerator="h100", gpus=8)
+    again = Plan.from_dict(json.loads(json.dumps(p.to_dict())))
+    assert again == p  # dataclass equality of every field (per-draw rows excluded by design)
+    assert again.as_dict() == p.as_dict()
+    with pytest.raises(NotFittedError, match="not a plan file"):
+        Plan.from_dict(one_fit.to_dict())
+
+
+def test_diagnosis_round_trips() -> None:
+    from scalinglab.trust.diagnose import diagnose
+    from scalinglab.trust.findings import Diagnosis
+
+    x = np.logspace(1, 4, 12)
+    frame = pd.DataFrame({"x": x, "y": 1.0 + 5.0 * x**0.2})  # loss rising: inverse scaling
+    d = diagnose(frame)
+    assert any(f.kind == "inverse_scaling" for f in d)
+    again = Diagnosis.from_dict(json.loads(json.dumps(d.to_dict())))
+    assert again == d and again.records() == d.records()

@@ -266,8 +266,25 @@ def save_results(result: R, *, out: Path | None, store: str | bool | None, sourc
     return kept  # type: ignore[return-value]
 
 
+def check_output(path: Path | None, option: str) -> None:
+    """An output file's folder must exist and be writable, checked before any work."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise DataError(
+            f"{option} {str(path)!r}: folder {str(folder)!r} does not exist; create it first."
+        )
+    if not os.access(folder, os.W_OK):
+        raise DataError(f"{option} {str(path)!r}: folder {str(folder)!r} is not writable.")
+    if path.is_dir():
+        raise DataError(f"{option} {str(path)!r} is a folder; give a file name.")
+
+
 def resolve_workers(n: int) -> int:
-    """``--workers``: ``n`` when positive, else up to 2 of this machine's cores."""
+    """``--workers``: ``n`` when positive, 0 for up to 2 of this machine's cores."""
+    if n < 0:
+        raise FitError(f"--workers {n}: give a number of processes >= 1, or 0 for the default.")
     return n if n > 0 else max(1, min(2, os.cpu_count() or 1))
 
 

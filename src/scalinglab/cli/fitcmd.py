@@ -25,6 +25,7 @@ from scalinglab.cli.common import (
     WhereOpt,
     WorkersOpt,
     XOpt,
+    check_output,
     emit_json,
     fmt_number,
     load_fit,
@@ -194,6 +195,7 @@ def fit_cmd(
     """Fit a law to runs: multi-start optimum, bootstrap intervals, warnings."""
     with user_errors():
         shared_names = _check_fit_options(law, compute, shared, group_by)
+        check_output(out, "--out")
         obj = objective_of(law, objective, space, delta, asymmetry)
         fixed = parse_fix(fix)
         runs = load_runs(source, map=map, metric=metric, where=where, x=x)

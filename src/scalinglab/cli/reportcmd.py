@@ -13,6 +13,7 @@ import typer
 
 from scalinglab.cli.common import (
     FitArg,
+    check_output,
     JsonOpt,
     MapOpt,
     MetricOpt,
@@ -100,6 +101,7 @@ def plot_cmd(
             raise DataError(f"--kind {kind!r} is unknown; use one of {', '.join(plots.KINDS)}.")
         if out.suffix.lower().lstrip(".") not in plots.FORMATS:
             raise DataError(f"--out {str(out)!r}: use a .png or .svg file name.")
+        check_output(out, "--out")
         result = load_fit(fit_ref, store)
         runs = None
         if data is not None:
@@ -179,6 +181,8 @@ def report_cmd(
 
         if out.suffix.lower() not in (".html", ".htm"):
             raise DataError(f"--out {str(out)!r}: the report is HTML; name it *.html.")
+        check_output(out, "--out")
+        check_output(fit_out, "--fit-out")
         inputs = _gather(
             source,
             law=law,

@@ -91,6 +91,12 @@ def _build(
             grid = _joint_starts(runs, base, law, spec)
     if law.specialize is not None:
         law = law.specialize(runs)
+    x_col = runs.attrs.get("x")
+    if x_col and "x" not in base.variables:
+        raise FitError(
+            f"--x {x_col}: law {base.name!r} has no variable x (its variables are "
+            f"{', '.join(base.variables)}); drop --x or choose a one-variable law."
+        )
     frame = runs.reset_index(drop=True).copy()
     X = law_variables(frame, law, where)
     yv = checks.target(frame, y, law, spec.objective, where)
@@ -145,6 +151,15 @@ def _diagnose(problem: Problem, ms: MultiStartResult, names: list[str]) -> list[
         warn.append(
             f"another optimum is within 0.1% of the best objective ({ms.second_best:.6g} vs {ms.f:.6g}): the fit may be ambiguous; compare the bootstrap intervals."
         )
+    law = problem.law
+    full = law.to_natural(problem.full_theta(ms.x[None, :])[0])
+    for i, p in enumerate(law.params):
+        if "exponent" in p.meaning and full[i] < 0 and p.name not in problem.fixed:
+            warn.append(
+                f"exponent {p.name} = {full[i]:.4g} < 0: the fitted law moves away from its "
+                "asymptote as scale grows (inverse scaling); check the runs with `scalinglab "
+                "diagnose` before extrapolating."
+            )
     H = hessian(problem, ms.x)
     diag = np.sqrt(np.abs(np.diag(H))) if np.all(np.isfinite(H)) else np.zeros(0)
     if diag.size and np.all(diag > 0):

@@ -197,6 +197,7 @@ class FitResult:
         unknown = set(d) - _FIT_KEYS
         if unknown:
             raise KeyError(f"unknown keys {sorted(unknown)}")
+        _check_params(d)
 
         def matrix(v: Any) -> FloatArray | None:
             return None if v is None else np.array(v, dtype=float)
@@ -346,6 +347,31 @@ class FitSet:
             tuple(FitResult.from_dict(f) for f in d["fits"]),
             str(d["group_by"]),
             tuple((str(g), str(m)) for g, m in d.get("failed") or ()),
+        )
+
+
+def _check_params(d: Mapping[str, Any]) -> None:
+    """The parameters must be finite numbers, one per parameter of the law (a joint fit's
+    names carry their group)."""
+    law = get_law(str(d["law"]))  # FitError names an unknown law
+    params = d["params"]
+    if not isinstance(params, Mapping):
+        raise NotFittedError(f"fit of {law.name!r}: 'params' must be an object of numbers.")
+    bad = {
+        k: v for k, v in params.items() if not isinstance(v, int | float) or not math.isfinite(v)
+    }
+    if bad:
+        raise NotFittedError(
+            f"fit of {law.name!r}: parameters {', '.join(f'{k}={v!r}' for k, v in bad.items())} "
+            "are not finite numbers; refit."
+        )
+    base = {k.split("[", 1)[0] for k in params}
+    if (not d.get("spec", {}).get("joint") and set(params) != set(law.param_names)) or (
+        base - set(law.param_names)
+    ):
+        raise NotFittedError(
+            f"fit of {law.name!r}: parameters {sorted(params)} are not the law's "
+            f"({', '.join(law.param_names)}); the file was edited or belongs to another law."
         )
 
 

@@ -151,7 +151,9 @@ class Law:
         out = np.empty(len(self.params))
         for i, p in enumerate(self.params):
             v = float(values[p.name])
-            out[i] = math.log(v) if p.log else v
+            # a positive parameter that reached 0 (an underflowed optimum on a short fit) maps to
+            # -inf, which the laws evaluate as 0, as to_internal_array does
+            out[i] = (math.log(v) if v > 0 else -math.inf) if p.log else v
         return out
 
     def to_internal_array(self, values: FloatArray) -> FloatArray:

@@ -17,12 +17,16 @@ recommended run.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
+from scalinglab._version import RESULT_FORMAT
 from scalinglab.errors import FitError
-from scalinglab.fit.result import FitResult
+from scalinglab.fit.codec import decode, encode
+from scalinglab.fit.result import FitResult, parse_result
 from scalinglab.plan import data_constrained as dc
 from scalinglab.plan.allocation import (
     PlanPoint,
@@ -75,6 +79,24 @@ class Plan:
     @property
     def compute(self) -> Estimate:
         return self.point.compute
+
+    kind = "plan"  # the name of this kind of saved result
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, to be read back by :meth:`from_dict` (``as_dict`` is the summary
+        ``plan --json`` prints)."""
+        out: dict[str, Any] = {"kind": self.kind, "format": RESULT_FORMAT, **encode(self)}
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Plan:
+        raw = parse_result(d, origin="plan", kinds=(cls.kind,))
+        if raw.get("format") != RESULT_FORMAT:
+            raise FitError(
+                f"plan written in result format {raw.get('format')!r}; this reads {RESULT_FORMAT}."
+            )
+        plan_: Plan = decode(cls, {k: v for k, v in raw.items() if k not in ("kind", "format")})
+        return plan_
 
     def as_dict(self) -> dict[str, object]:
         p = self.point

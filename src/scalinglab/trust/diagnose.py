@@ -31,14 +31,14 @@ stay quiet; see tests/trust/test_diagnose.py):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from scalinglab.fit.result import FitResult
 from scalinglab.laws.power_law import LAW as POWER_LAW
+from scalinglab.trust.findings import Diagnosis, Finding
 from scalinglab.units import training_flops
 
 MIN_SCALES = 4
@@ -49,17 +49,6 @@ P_BREAK, SLOPE_RATIO = 1e-3, 1.5
 PLATEAU_RATIO = 0.1
 EMERGENCE_SHARE = 0.5
 EXTRAPOLATION_FACTOR = 10.0
-
-
-@dataclass(frozen=True)
-class Finding:
-    kind: str
-    severity: str  # "warning" or "info"
-    message: str
-    details: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def scale_axis(frame: pd.DataFrame) -> tuple[str, np.ndarray] | None:
@@ -386,7 +375,7 @@ def diagnose(
     target: dict[str, float] | None = None,
     n_boot: int = 200,
     seed: int = 0,
-) -> list[Finding]:
+) -> Diagnosis:
     """All checks for one selected table (with ``y``): the runs' trends, and with ``law`` the
     fit's identifiability and, with ``target`` (law variables -> values), the extrapolation."""
     import warnings
@@ -404,4 +393,5 @@ def diagnose(
         out += diagnose_fit(result)
         if target:
             out += diagnose_extrapolation(result, target)
-    return out
+    group = frame.attrs.get("group")
+    return Diagnosis(tuple((None if group is None else str(group), f) for f in out))
