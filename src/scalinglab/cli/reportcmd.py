@@ -13,7 +13,6 @@ import typer
 
 from scalinglab.cli.common import (
     FitArg,
-    check_output,
     JsonOpt,
     MapOpt,
     MetricOpt,
@@ -22,6 +21,7 @@ from scalinglab.cli.common import (
     WhereOpt,
     WorkersOpt,
     XOpt,
+    check_output,
     emit_json,
     load_fit,
     load_runs,
