@@ -198,6 +198,7 @@ def fit_cmd(
         check_output(out, "--out")
         obj = objective_of(law, objective, space, delta, asymmetry)
         fixed = parse_fix(fix)
+        n_workers = resolve_workers(workers)
         runs = load_runs(source, map=map, metric=metric, where=where, x=x)
         n_groups = runs[group_by].nunique() if group_by and group_by in runs.columns else 1
         with (
@@ -210,7 +211,7 @@ def fit_cmd(
                 law,
                 group_by=group_by,
                 shared=shared_names,
-                workers=resolve_workers(workers),
+                workers=n_workers,
                 progress=bar.tick,
                 objective=obj,
                 weights=weights,
@@ -238,6 +239,8 @@ def _calibrated(
 
 def _show(result: FitResult | FitSet, compute: float | None, json_out: bool) -> None:
     fits = list(result) if isinstance(result, FitSet) else [result]
+    if isinstance(result, FitSet):
+        print_warnings(f"group {g} failed: {msg}" for g, msg in result.failed)
     allocs = [compute_optimal(r, compute).as_dict() if compute is not None else None for r in fits]
     if json_out:
         payload = []
@@ -252,8 +255,6 @@ def _show(result: FitResult | FitSet, compute: float | None, json_out: bool) -> 
         _render_fit(r)
         if a is not None:
             _render_allocation(a)
-    if isinstance(result, FitSet):
-        print_warnings(f"group {g} failed: {msg}" for g, msg in result.failed)
 
 
 def _points(

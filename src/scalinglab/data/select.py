@@ -371,6 +371,7 @@ def select_runs(
         "metric": chosen,
         "metric_unit": schema.metric_unit(chosen),
         "where": where,
+        "x": x,
         "source": source,
         "notices": notices,
     }
