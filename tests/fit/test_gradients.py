@@ -37,14 +37,7 @@ def _drawable(law: Law) -> bool:
 
 
 LAW_PARAMS = [pytest.param(law, id=law.name) for law in list_laws() if _drawable(law)]
-NOT_DRAWABLE = [law.name for law in list_laws() if not _drawable(law)]
-
-
-def test_laws_not_checked_here() -> None:
-    """Laws that derive their variables (or parameters) from the runs table need tables of
-    their own kind; their gradient checks live with their tests."""
-    if NOT_DRAWABLE:
-        pytest.skip(f"not checked here: {', '.join(NOT_DRAWABLE)}")
+# every law, drawable here or not, is also checked by tests/laws/test_registry_gradients.py
 
 
 def _draw_X(law: Law, n: int, rng: np.random.Generator) -> dict[str, FloatArray]:

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 
-from scalinglab.fit.result import FitResult, fit_from_params
+from scalinglab.fit.given import fit_from_params
+from scalinglab.fit.result import FitResult
 from scalinglab.laws.registry import get_law
 
 HOFFMANN = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
