@@ -12,6 +12,7 @@ from scipy.optimize import lsq_linear, minimize
 from scipy.stats import special_ortho_group
 
 from scalinglab.fit import Objective
+from scalinglab.fit.bootstrap import bootstrap, resample_weights
 from scalinglab.fit.engine import Problem, multistart
 from scalinglab.fit.lbfgs import CONVERGED, NEVER_FINITE, STALLED, minimize_batch
 from scalinglab.laws import Law, Param
@@ -199,3 +200,45 @@ def test_multistart_counts_every_start_once() -> None:
     total = ms.n_converged + ms.n_stalled + ms.n_max_iter + ms.n_pruned + ms.n_never_finite
     assert total == ms.n_starts == 5
     np.testing.assert_allclose(ms.x, np.polyfit(x, prob.y, 1)[::-1], rtol=1e-9)
+
+
+def _line_problem() -> Problem:
+    x = np.linspace(0.0, 5.0, 20)
+    y = 0.3 - 1.7 * x + 0.01 * np.sin(7 * x)
+    return Problem(law=_guarded_line_law(), X={"x": x}, y=y, weights=np.ones(20),
+                   objective=Objective(kind="lsq"), fixed={})  # fmt: skip
+
+
+def test_bootstrap_masks_partition_the_resamples() -> None:
+    prob = _line_problem()
+    good = bootstrap(prob, np.array([[0.0, 0.0]]), n_boot=40, seed=3)
+    assert good.counts() == {"converged": 40, "stalled": 0, "at_limit": 0, "never_finite": 0}
+    assert np.all(np.isfinite(good.x)) and np.all(np.isfinite(good.f))
+    # from a start outside the law's domain alone nothing runs: every resample never finite
+    bad = bootstrap(prob, np.array([[20.0, 0.0]]), n_boot=40, seed=3)
+    assert bad.counts() == {"converged": 0, "stalled": 0, "at_limit": 0, "never_finite": 40}
+    assert np.all(np.isnan(bad.x)) and np.all(np.isinf(bad.f))
+    # with a good start beside it, the good start's refit is kept
+    both = bootstrap(prob, np.array([[20.0, 0.0], [0.0, 0.0]]), n_boot=40, seed=3)
+    assert both.counts()["converged"] == 40
+    # (a different path: the preconditioner comes from the first start, here the bad one)
+    np.testing.assert_allclose(both.f, good.f, rtol=1e-12)
+    np.testing.assert_allclose(both.x, good.x, rtol=1e-6)
+    masks = np.stack([good.converged, good.stalled, good.at_limit, good.never_finite])
+    assert np.all(masks.sum(axis=0) == 1)
+
+
+def test_bootstrap_seed_sequence_equals_int_and_children_are_independent() -> None:
+    prob = _line_problem()
+    start = np.array([[0.0, 0.0]])
+    by_int = bootstrap(prob, start, n_boot=30, seed=11)
+    by_seq = bootstrap(prob, start, n_boot=30, seed=np.random.SeedSequence(11))
+    assert np.array_equal(by_int.x, by_seq.x)
+    child_a, child_b = np.random.SeedSequence(11).spawn(2)
+    w_a = resample_weights(20, 30, seed=child_a)
+    w_b = resample_weights(20, 30, seed=child_b)
+    assert not np.array_equal(w_a, w_b)
+    assert not np.array_equal(w_a, resample_weights(20, 30, seed=11))
+    assert np.array_equal(
+        w_a, resample_weights(20, 30, seed=np.random.SeedSequence(11).spawn(2)[0])
+    )
