@@ -119,9 +119,9 @@ class Problem:
 class MultiStartResult:
     """The best optimum of a multi-start search and what the starts did.
 
-    Every start ends in exactly one of: ``n_converged`` (gradient or objective-change test
-    held), ``n_stalled`` (no step lowered f in floating point: usually the optimum at machine
-    precision), ``n_max_iter`` (still moving at the iteration limit), ``n_pruned`` (dropped by
+    Every start ends in exactly one of: ``n_converged`` (a convergence test of
+    :mod:`.lbfgs` held), ``n_stalled`` (no step lowered f in floating point while the
+    quasi-Newton model still promised a gain), ``n_max_iter`` (still moving at the iteration limit), ``n_pruned`` (dropped by
     successive halving) and ``n_never_finite`` (objective not finite at the start); these sum
     to ``n_starts``. The best point, ``n_at_best``, ``spread``, ``second_best`` and the
     survivors are taken over converged and stalled starts (when there are none, the best
@@ -138,9 +138,9 @@ class MultiStartResult:
     survivors_x: FloatArray  # (K, F) distinct optima of the survivors, best first
     survivors_f: FloatArray  # (K,)
     n_eval: int
-    n_stalled: int = 0
-    n_max_iter: int = 0
-    n_never_finite: int = 0
+    n_stalled: int
+    n_max_iter: int
+    n_never_finite: int
 
 
 def multistart(

@@ -8,12 +8,14 @@ rows still running (and again, on a shrinking subset, for backtracking).
 
 Algorithm (Nocedal & Wright 2006, algorithms 7.4 and 7.5): two-loop recursion over the last
 ``memory`` pairs, Armijo backtracking from the unit step (the first step is scaled to
-1/|d| as in scipy), curvature pairs kept only when s.y > 0. Bounds are handled by projection:
-components at a bound whose gradient points outward are frozen for the step, and the trial
-point is clipped into the box (a projected quasi-Newton step; exact for interior optima, the
-case that matters, and it stops correctly on a bound).
+1/|d| as in scipy), curvature pairs kept only when s.y > 0. Bounds are handled by a projected
+quasi-Newton step (Bertsekas 1982): coordinates on or within a shrinking band of a bound whose
+gradient points outward are held on that bound for the step, the direction is computed over
+the other coordinates from the curvature pairs restricted to them, and the trial point is
+clipped into the box. On rotated quadratics (condition numbers to 1e8, optima on bounds) it
+reaches the exact optimum and active set, where scipy's L-BFGS-B sometimes stops short.
 
-Stopping. Both tolerances are *relative to |f|*, never to max(|f|, 1) as scipy's ``ftol`` is:
+Stopping. The tolerances are *relative to |f|*, never to max(|f|, 1) as scipy's ``ftol`` is:
 a scaling-law objective is often ~1e-3, and scipy's default then stops early (Besiroglu et al.
 2024, arXiv:2404.10102). Each row ends with one status:
 
@@ -23,18 +25,16 @@ a scaling-law objective is often ~1e-3, and scipy's default then stops early (Be
   that a unit step would make to first order). (b) ``f`` fell by no more than ``ftol * |f|`` on
   each of ``patience`` consecutive iterations. (c) The line search failed along the
   quasi-Newton direction and then along steepest descent, where the quasi-Newton model had
-  predicted a decrease -g.d/2 <= ``_RESOLVED * |f|`` (1e-12): f cannot resolve what is left,
-  and it is below what any use of the fit needs (the usual end when f is computed to machine
-  precision). The model's prediction is itself noisy at that level: on bootstrap refits of
-  Chinchilla-like data, rows that ended with predicted gains of 1e-14 to 3e-13 |f| could not
-  be improved by a restart nor by scipy's L-BFGS-B by more than 7e-15 |f|.
+  predicted a decrease -g.d/2 <= ``_RESOLVED * |f|`` (1e-12): f cannot resolve what is left
+  (the usual end at machine precision). The prediction itself is noisy at that level: on
+  bootstrap refits of Chinchilla-like data, rows that ended with predicted gains of 1e-14 to
+  3e-13 |f| could not be improved by a restart nor by scipy by more than 7e-15 |f|.
   (d) ``f <= f_floor``, an absolute level given by the caller below which f is rounding noise
   (for a fit: every residual within a few ulps of its target, see
   :meth:`scalinglab.fit.engine.Problem.rounding_floor`); a fit to noise-free data ends so.
 * ``STALLED``: both line searches failed and the model predicted more than ``_RESOLVED * |f|``
-  (or there was no model yet). Tests (a)-(c) are relative to f, so a problem whose optimal value
-  is exactly 0 (Rosenbrock) ends ``STALLED`` at its optimum unless ``f_floor`` says where 0
-  begins.
+  (or there was no model yet). As (a)-(c) are relative to f, a problem whose optimal value is
+  exactly 0 (Rosenbrock) ends ``STALLED`` at its optimum unless ``f_floor`` is given.
 * ``MAXITER``: still running after ``max_iter`` iterations.
 * ``PRUNED``: stopped by successive halving (below).
 * ``NEVER_FINITE``: ``f`` was not finite at the (clipped) start, so the row never ran.
@@ -81,7 +81,8 @@ class BatchResult:
 
     @property
     def converged(self) -> NDArray[np.bool_]:
-        """Rows that met the gradient or the objective-change test (not ``STALLED``)."""
+        """Rows that met one of the convergence tests (a)-(d) of the module docstring; not the
+        ``STALLED``, ``MAXITER``, ``PRUNED`` or ``NEVER_FINITE`` ones."""
         return np.asarray(self.status == CONVERGED, dtype=bool)
 
     @property
@@ -155,7 +156,9 @@ def minimize_batch(
     initial matrix is the usual scaled identity. ``halving``: ((iteration, fraction kept), ...)
     for successive halving, at least ``min_keep`` rows kept. ``f_floor`` (scalar or (S,), units
     of f): a row whose f is at or below it has converged (test (d)); the default never is."""
-    lo, hi = _box(x0.shape[1], lower, upper)
+    P = x0.shape[1]
+    lo = np.full(P, -np.inf) if lower is None else np.asarray(lower, dtype=float)
+    hi = np.full(P, np.inf) if upper is None else np.asarray(upper, dtype=float)
     st = _init_state(fun, x0, lo, hi, memory)
     floor = np.broadcast_to(np.asarray(f_floor, dtype=float), st.f.shape)
     for it in range(max_iter):
@@ -173,14 +176,6 @@ def minimize_batch(
                 _halve(st, frac, min_keep)
     st.status[st.status == RUNNING] = MAXITER
     return BatchResult(x=st.x, f=st.f, g=st.g, status=st.status, n_iter=st.n_iter, n_eval=st.n_eval)
-
-
-def _box(
-    P: int, lower: FloatArray | None, upper: FloatArray | None
-) -> tuple[FloatArray, FloatArray]:
-    lo = np.full(P, -np.inf) if lower is None else np.asarray(lower, dtype=float)
-    hi = np.full(P, np.inf) if upper is None else np.asarray(upper, dtype=float)
-    return lo, hi
 
 
 def _init_state(fun: BatchFun, x0: FloatArray, lo: FloatArray, hi: FloatArray, m: int) -> _State:
@@ -227,14 +222,12 @@ def _gradient_test(
 def _active_set(
     xa: FloatArray, ga: FloatArray, lo: FloatArray, hi: FloatArray
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """The epsilon-active set of Bertsekas (1982, "Projected Newton methods for optimization
-    problems with simple constraints", SIAM J. Control Optim. 20(2), eq. 32): a coordinate within
-    eps = min(_EPS_ACTIVE, |x - P(x - g)|_inf) of a bound, with the gradient pointing out of the
-    box, is held on that bound for the step. Without it a coordinate that stopped a hair inside
-    its bound cuts every quasi-Newton step to nothing and the row creeps to a false stop.
-
-    Returns the base point of the step (``xa`` with those coordinates moved onto their bound)
-    and the mask (A, P) of coordinates free to move (``False`` also where the gradient is 0)."""
+    """The epsilon-active set (Bertsekas 1982, "Projected Newton methods for optimization problems
+    with simple constraints", SIAM J. Control Optim. 20(2)): a coordinate within eps =
+    min(_EPS_ACTIVE, |x - P(x - g)|_inf) of a bound, its gradient pointing out of the box, is
+    held on that bound for the step; else one stopped a hair inside its bound cuts every step to
+    nothing and the row creeps to a false stop. Returns the step's base point (``xa`` with those
+    coordinates on their bound) and the mask (A, P) of free coordinates (not where g = 0)."""
     eps = np.minimum(_EPS_ACTIVE, np.max(np.abs(xa - np.clip(xa - ga, lo, hi)), axis=1))[:, None]
     at_lo = (xa - lo <= eps) & (ga > 0)
     at_hi = (hi - xa <= eps) & (ga < 0)
