@@ -9,7 +9,7 @@ rows still running (and again, on a shrinking subset, for backtracking).
 Algorithm (Nocedal & Wright 2006, algorithms 7.4 and 7.5): two-loop recursion over the last
 ``memory`` pairs, Armijo backtracking from the unit step (the first step is scaled to
 1/|d| as in scipy), curvature pairs kept only when s.y > 0. Bounds are handled by a projected
-quasi-Newton step (Bertsekas 1982): coordinates on or within a shrinking band of a bound whose
+quasi-Newton step (Bertsekas 1982): coordinates on a bound (or a hair inside it) whose
 gradient points outward are held on that bound for the step, the direction is computed over
 the other coordinates from the curvature pairs restricted to them, and the trial point is
 clipped into the box. On rotated quadratics (condition numbers to 1e8, optima on bounds) it
@@ -67,7 +67,8 @@ STATUS_NAMES = {
 _ARMIJO = 1e-4  # sufficient-decrease constant (Nocedal & Wright 2006, eq. 3.4)
 _MAX_HALVINGS = 60  # backtracking steps before a line search is declared failed
 _RESOLVED = 1e-12  # test (c): a predicted relative gain below this is resolved (see above)
-_EPS_ACTIVE = 1e-3  # widest epsilon-active band, in units of the coordinates (Bertsekas 1982)
+# a coordinate this close to a bound, relative to the step the model asks of it, is held there
+_NEAR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -166,10 +167,9 @@ def minimize_batch(
         if act.size == 0:
             break
         xa, fa, ga = st.x[act], st.f[act], st.g[act]
-        base, free = _active_set(xa, ga, lo, hi)
-        d = _direction(st, act, ga, free, memory, h0)
+        d = _direction(st, act, xa, ga, lo, hi, memory, h0)
         t = _initial_step(st.n_hist[act], d, h0)
-        x_new, f_new, g_new = _line_search(fun, st, act, xa, fa, ga, base, d, t, lo, hi)
+        x_new, f_new, g_new = _line_search(fun, st, act, xa, fa, ga, d, t, lo, hi)
         _accept(st, act, xa, fa, ga, x_new, f_new, g_new, ftol, patience)
         for at, frac in halving:
             if it + 1 == at:
@@ -219,24 +219,50 @@ def _gradient_test(
     return still
 
 
-def _active_set(
-    xa: FloatArray, ga: FloatArray, lo: FloatArray, hi: FloatArray
-) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """The epsilon-active set (Bertsekas 1982, "Projected Newton methods for optimization problems
-    with simple constraints", SIAM J. Control Optim. 20(2)): a coordinate within eps =
-    min(_EPS_ACTIVE, |x - P(x - g)|_inf) of a bound, its gradient pointing out of the box, is
-    held on that bound for the step; else one stopped a hair inside its bound cuts every step to
-    nothing and the row creeps to a false stop. Returns the step's base point (``xa`` with those
-    coordinates on their bound) and the mask (A, P) of free coordinates (not where g = 0)."""
-    eps = np.minimum(_EPS_ACTIVE, np.max(np.abs(xa - np.clip(xa - ga, lo, hi)), axis=1))[:, None]
-    at_lo = (xa - lo <= eps) & (ga > 0)
-    at_hi = (hi - xa <= eps) & (ga < 0)
-    base = np.where(at_lo, lo, np.where(at_hi, hi, xa))
-    free = ~(at_lo | at_hi) & (ga != 0.0)
-    return base, free
-
-
 def _direction(
+    st: _State,
+    act: NDArray[np.intp],
+    xa: FloatArray,
+    ga: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    m: int,
+    h0: FloatArray | None,
+) -> FloatArray:
+    """Projected quasi-Newton direction (Bertsekas 1982, "Projected Newton methods for
+    optimization problems with simple constraints", SIAM J. Control Optim. 20(2)).
+
+    Coordinates on a bound with the gradient pointing out of the box are held (d = 0). So is a
+    coordinate within ``_NEAR`` of the step the model asks of it from a bound it would cross,
+    with d set to reach the bound exactly at the unit step: otherwise one that stopped a hair
+    inside its bound cuts every step to nothing and the row creeps to a false stop. The other
+    coordinates get -H g; rows with a held coordinate use their curvature pairs restricted to
+    the free ones (with the held ones fixed, y restricted to the free ones is exactly the
+    change of the reduced gradient). Where the result is not a descent direction: steepest
+    descent over the free coordinates, and the history is dropped."""
+    free = ~(((xa <= lo) & (ga > 0)) | ((xa >= hi) & (ga < 0)) | (ga == 0.0))
+    d = _free_direction(st, act, ga, free, m, h0)
+    near_lo = free & (ga > 0) & (d < 0) & (xa - lo <= -_NEAR * d)
+    near_hi = free & (ga < 0) & (d > 0) & (hi - xa <= _NEAR * d)
+    near = near_lo | near_hi
+    rows = near.any(axis=1)
+    if rows.any():
+        free &= ~near
+        d[rows] = _free_direction(st, act[rows], ga[rows], free[rows], m, h0)
+        d[near_lo] = (lo - xa)[near_lo]
+        d[near_hi] = (hi - xa)[near_hi]
+    slope = np.einsum("ij,ij->i", ga, d)
+    bad = ~(slope < 0)
+    # the model's predicted decrease, kept for the stall test (steepest descent has no model)
+    model = ~bad & ((st.n_hist[act] > 0) | (h0 is not None))
+    st.model_gain[act[model]] = -0.5 * slope[model]
+    if bad.any():
+        d[bad] = np.where(free[bad], -ga[bad], 0.0)
+        st.n_hist[act[bad]] = 0
+    return d
+
+
+def _free_direction(
     st: _State,
     act: NDArray[np.intp],
     ga: FloatArray,
@@ -244,11 +270,7 @@ def _direction(
     m: int,
     h0: FloatArray | None,
 ) -> FloatArray:
-    """Quasi-Newton direction -H g over the free coordinates (zero elsewhere); where it is not
-    a descent direction, steepest descent and the history is dropped. Rows with a held
-    coordinate use their curvature pairs restricted to the free ones: with the held
-    coordinates fixed, y restricted to the free ones is exactly the change of the reduced
-    gradient (the pairs of the reduced problem)."""
+    """-H g over the ``free`` coordinates, 0 elsewhere (see :func:`_direction`)."""
     gf = np.where(free, ga, 0.0)
     held = ~free.all(axis=1)
     hist = (st.s_hist[act], st.y_hist[act], st.rho_hist[act], st.n_hist[act], st.gamma[act])
@@ -259,14 +281,6 @@ def _direction(
         rho_r, gamma_r = _restricted_scaling(s_r, y_r, hist[3][held], hist[4][held], m)
         d[held] = _two_loop(gf[held], s_r, y_r, rho_r, hist[3][held], gamma_r, m, h0)
     d[~free] = 0.0
-    slope = np.einsum("ij,ij->i", ga, d)
-    bad = ~(slope < 0)
-    # the model's predicted decrease, kept for the stall test (steepest descent has no model)
-    model = ~bad & ((st.n_hist[act] > 0) | (h0 is not None))
-    st.model_gain[act[model]] = -0.5 * slope[model]
-    if bad.any():
-        d[bad] = -gf[bad]
-        st.n_hist[act[bad]] = 0
     return d
 
 
@@ -307,14 +321,12 @@ def _line_search(
     xa: FloatArray,
     fa: FloatArray,
     ga: FloatArray,
-    base: FloatArray,
     d: FloatArray,
     t: FloatArray,
     lo: FloatArray,
     hi: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Armijo backtracking (halving ``t``) along the clipped path base + t d (``base``: the
-    current points with the held coordinates on their bound, see :func:`_active_set`). Returns the accepted
+    """Armijo backtracking (halving ``t``) along the clipped path x + t d. Returns the accepted
     points, values and gradients; ``f_new`` is ``inf`` where no step lowered f (the search
     failed: step too small to change x, or ``_MAX_HALVINGS`` halvings)."""
     x_new = np.empty_like(xa)
@@ -322,7 +334,7 @@ def _line_search(
     g_new = np.empty_like(ga)
     pending = np.arange(act.size)
     for _ in range(_MAX_HALVINGS):
-        trial = np.clip(base[pending] + t[pending, None] * d[pending], lo, hi)
+        trial = np.clip(xa[pending] + t[pending, None] * d[pending], lo, hi)
         ft, gt = fun(trial, act[pending])
         st.n_eval += pending.size
         # Armijo with the projected step (exact step, so it holds after clipping)
