@@ -1,10 +1,9 @@
 """Batched, box-constrained L-BFGS: many independent minimisations advanced in lock-step.
 
-Why not a loop over ``scipy.optimize.minimize``: a multi-start fit of a scaling law runs
-thousands of small problems (5 parameters, a few hundred points); per-iteration Python overhead
-in scipy dominates, and the objective is cheap to evaluate for all starts at once with numpy.
-Here every start is one row of ``x`` (S, P); the objective is called once per iteration on the
-rows still running (and again, on a shrinking subset, for backtracking).
+Why not a loop over ``scipy.optimize.minimize``: a multi-start fit runs thousands of small
+problems (5 parameters, a few hundred points), where scipy's per-iteration Python overhead
+dominates. Here every start is one row of ``x`` (S, P); the objective is called once per
+iteration on the rows still running (and on a shrinking subset for backtracking).
 
 Algorithm (Nocedal & Wright 2006, algorithms 7.4 and 7.5): two-loop recursion over the last
 ``memory`` pairs, Armijo backtracking from the unit step (the first step is scaled to
@@ -35,9 +34,8 @@ a scaling-law objective is often ~1e-3, and scipy's default then stops early (Be
 * ``STALLED``: both line searches failed and the model predicted more than ``_RESOLVED * |f|``
   (or there was no model yet). As (a)-(c) are relative to f, a problem whose optimal value is
   exactly 0 (Rosenbrock) ends ``STALLED`` at its optimum unless ``f_floor`` is given.
-* ``MAXITER``: still running after ``max_iter`` iterations.
-* ``PRUNED``: stopped by successive halving (below).
-* ``NEVER_FINITE``: ``f`` was not finite at the (clipped) start, so the row never ran.
+* ``MAXITER``: still running after ``max_iter`` iterations. ``PRUNED``: stopped by successive
+  halving (below). ``NEVER_FINITE``: ``f`` not finite at the (clipped) start; never ran.
 
 Successive halving (Jamieson & Talwalkar 2016, arXiv:1502.07943), for multi-start: after each
 iteration count ``at`` in ``halving`` only the best ``frac`` of the still-running rows (ranked
@@ -229,17 +227,13 @@ def _direction(
     m: int,
     h0: FloatArray | None,
 ) -> FloatArray:
-    """Projected quasi-Newton direction (Bertsekas 1982, "Projected Newton methods for
-    optimization problems with simple constraints", SIAM J. Control Optim. 20(2)).
-
-    Coordinates on a bound with the gradient pointing out of the box are held (d = 0). So is a
-    coordinate within ``_NEAR`` of the step the model asks of it from a bound it would cross,
-    with d set to reach the bound exactly at the unit step: otherwise one that stopped a hair
-    inside its bound cuts every step to nothing and the row creeps to a false stop. The other
-    coordinates get -H g; rows with a held coordinate use their curvature pairs restricted to
-    the free ones (with the held ones fixed, y restricted to the free ones is exactly the
-    change of the reduced gradient). Where the result is not a descent direction: steepest
-    descent over the free coordinates, and the history is dropped."""
+    """Projected quasi-Newton direction (Bertsekas 1982, SIAM J. Control Optim. 20(2)). A
+    coordinate on a bound, gradient pointing out, is held (d = 0); so is one within ``_NEAR``
+    of the model's step from a bound it would cross, d reaching the bound at the unit step
+    (else a coordinate a hair inside its bound cuts every step to nothing: a false stop). The
+    rest get -H g, from pairs restricted to them where a coordinate is held (with those fixed,
+    the restricted y is exactly the change of the reduced gradient). Not a descent direction:
+    steepest descent over the free coordinates, history dropped."""
     free = ~(((xa <= lo) & (ga > 0)) | ((xa >= hi) & (ga < 0)) | (ga == 0.0))
     d = _free_direction(st, act, ga, free, m, h0)
     near_lo = free & (ga > 0) & (d < 0) & (xa - lo <= -_NEAR * d)
@@ -326,9 +320,9 @@ def _line_search(
     lo: FloatArray,
     hi: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Armijo backtracking (halving ``t``) along the clipped path x + t d. Returns the accepted
-    points, values and gradients; ``f_new`` is ``inf`` where no step lowered f (the search
-    failed: step too small to change x, or ``_MAX_HALVINGS`` halvings)."""
+    """Armijo backtracking (halving ``t``) along the clipped path x + t d: accepted points,
+    values, gradients; ``f_new`` is ``inf`` where the search failed (step too small, or
+    ``_MAX_HALVINGS`` halvings)."""
     x_new = np.empty_like(xa)
     f_new = np.full(act.size, np.inf)
     g_new = np.empty_like(ga)
@@ -344,8 +338,6 @@ def _line_search(
         sel = pending[ok]
         x_new[sel], f_new[sel], g_new[sel] = trial[ok], ft[ok], gt[ok]
         pending = pending[~ok]
-        if pending.size == 0:
-            break
         t[pending] *= 0.5
         # a step too small to change x is a failed search
         step = np.abs(t[pending, None] * d[pending])
@@ -368,12 +360,9 @@ def _accept(
     ftol: float,
     patience: int,
 ) -> None:
-    """Take the accepted steps, store curvature pairs and apply the objective-change test.
-
-    A failed search along the quasi-Newton direction is retried once from steepest descent
-    (the history is dropped); a failed search from steepest descent means f cannot be lowered
-    in floating point: the row is ``CONVERGED`` when the last quasi-Newton model predicted a
-    gain <= ``_RESOLVED * |f|`` (test (c) of the module docstring), else ``STALLED``."""
+    """Take the accepted steps, store curvature pairs, apply test (b). A failed search along
+    the quasi-Newton direction is retried from steepest descent (history dropped); one failed
+    from steepest descent ends the row: ``CONVERGED`` by test (c), else ``STALLED``."""
     failed = ~np.isfinite(f_new)
     if failed.any():
         rows = act[failed]
