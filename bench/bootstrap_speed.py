@@ -71,7 +71,7 @@ def main() -> None:
     print(
         f"engine objective - scipy objective per resample: max {diff.max():.2e}, "
         f"min {diff.min():.2e}; engine better or equal (<=1e-12) in "
-        f"{np.mean(diff <= 1e-12):.1%} of resamples; converged {bs.converged.mean():.1%}"
+        f"{np.mean(diff <= 1e-12):.1%} of resamples; engine refits by status {bs.counts()}"
     )
 
     # multi-start check on a sample of resamples

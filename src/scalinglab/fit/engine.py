@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from scalinglab.fit.lbfgs import CONVERGED, PRUNED, STALLED, BatchResult, minimize_batch
+from scalinglab.fit.lbfgs import BatchResult, minimize_batch
 from scalinglab.fit.objectives import (
     Objective,
+    rho_psi,
     to_objective_space,
     transform_target,
     value_and_grad,
@@ -37,6 +38,9 @@ _CHUNK_ELEMENTS = 32_768
 HALVING: tuple[tuple[int, float], ...] = ((1, 0.25), (3, 0.25), (6, 0.25), (12, 0.25))
 # two optima are "the same" when their objectives agree to this relative tolerance
 SAME_OPTIMUM_RTOL = 1e-9
+# a residual within this many ulps of its target is rounding: with 1 ulp, noise-free Chinchilla
+# data already stop below the floor (f ~ 1e-31 against 9e-31); 4 leaves a margin
+_FLOOR_ULPS = 4.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,18 @@ class Problem:
 
         return fun
 
+    def rounding_floor(self, row_weights: FloatArray | None = None) -> float | FloatArray:
+        """The objective when every residual is ``_FLOOR_ULPS`` units in the last place of its
+        (transformed) target: below it the misfit is rounding, not signal, and the fit is exact
+        (:func:`minimize_batch`'s ``f_floor``). A float, or (S,) with ``row_weights`` (S, n)."""
+        y_t = transform_target(self.y, self.law, self.objective)
+        r = _FLOOR_ULPS * np.finfo(float).eps * np.maximum(1.0, np.abs(y_t))
+        phi = np.maximum(rho_psi(r, self.objective)[0], rho_psi(-r, self.objective)[0])
+        if row_weights is None:
+            return float(self.weights @ phi)
+        floor: FloatArray = row_weights @ phi
+        return floor
+
     def bounds(self) -> tuple[FloatArray, FloatArray]:
         lo, hi = self.law.bounds()
         return lo[self.free_index], hi[self.free_index]
@@ -101,6 +117,16 @@ class Problem:
 
 @dataclass(frozen=True)
 class MultiStartResult:
+    """The best optimum of a multi-start search and what the starts did.
+
+    Every start ends in exactly one of: ``n_converged`` (a convergence test of
+    :mod:`.lbfgs` held), ``n_stalled`` (no step lowered f in floating point while the
+    quasi-Newton model still promised a gain), ``n_max_iter`` (still moving at the iteration limit), ``n_pruned`` (dropped by
+    successive halving) and ``n_never_finite`` (objective not finite at the start); these sum
+    to ``n_starts``. The best point, ``n_at_best``, ``spread``, ``second_best`` and the
+    survivors are taken over converged and stalled starts (when there are none, the best
+    finite value of any start is reported)."""
+
     x: FloatArray  # best point, free internal coordinates (F,)
     f: float
     n_starts: int
@@ -112,6 +138,9 @@ class MultiStartResult:
     survivors_x: FloatArray  # (K, F) distinct optima of the survivors, best first
     survivors_f: FloatArray  # (K,)
     n_eval: int
+    n_stalled: int
+    n_max_iter: int
+    n_never_finite: int
 
 
 def multistart(
@@ -122,7 +151,8 @@ def multistart(
     min_keep: int = 16,
     max_iter: int = 3000,
 ) -> MultiStartResult:
-    """Minimise from every start (rows of ``starts``, free internal coordinates)."""
+    """Minimise from every start (rows of ``starts``, free internal coordinates). Successive
+    halving is used only with more than ``4 * min_keep`` starts."""
     lo, hi = problem.bounds()
     res: BatchResult = minimize_batch(
         problem.batch_fun(),
@@ -132,41 +162,55 @@ def multistart(
         halving=tuple(halving) if starts.shape[0] > 4 * min_keep else (),
         min_keep=min_keep,
         max_iter=max_iter,
+        f_floor=problem.rounding_floor(),
     )
     f = np.where(np.isfinite(res.f), res.f, np.inf)
-    done = (res.status == CONVERGED) | (res.status == STALLED)
-    if not np.isfinite(f).any():
-        best = 0
-    else:
-        cand = np.flatnonzero(done & np.isfinite(f))
-        pool = cand if cand.size else np.flatnonzero(np.isfinite(f))
-        best = int(pool[np.argmin(f[pool])])
+    done = res.at_optimum
+    best = _best_row(f, done)
     fb = float(f[best])
     tol = SAME_OPTIMUM_RTOL * max(abs(fb), 1e-300)
     at_best = done & (f <= fb + tol)
     spread = np.ptp(res.x[at_best], axis=0) if at_best.any() else np.zeros(starts.shape[1])
     others = done & ~at_best & np.isfinite(f)
     second = float(np.min(f[others])) if others.any() else None
-    # distinct optima of the survivors (by objective value), best first
-    surv = np.flatnonzero(done & np.isfinite(f))
-    order = surv[np.argsort(f[surv], kind="stable")]
-    keep: list[int] = []
-    for i in order:
-        if all(abs(f[i] - f[j]) > SAME_OPTIMUM_RTOL * max(abs(f[j]), 1e-300) for j in keep):
-            keep.append(int(i))
+    keep = _distinct_optima(f, np.flatnonzero(done & np.isfinite(f)))
+    n = res.counts()
     return MultiStartResult(
         x=res.x[best].copy(),
         f=fb,
         n_starts=starts.shape[0],
-        n_converged=int(done.sum()),
-        n_pruned=int((res.status == PRUNED).sum()),
+        n_converged=n["converged"],
+        n_pruned=n["pruned"],
         n_at_best=int(at_best.sum()),
         spread=spread,
         second_best=second,
         survivors_x=res.x[keep].copy() if keep else res.x[[best]].copy(),
         survivors_f=f[keep].copy() if keep else f[[best]].copy(),
         n_eval=res.n_eval,
+        n_stalled=n["stalled"],
+        n_max_iter=n["max_iter"],
+        n_never_finite=n["never_finite"],
     )
+
+
+def _best_row(f: FloatArray, done: NDArray[np.bool_]) -> int:
+    """The lowest finite objective among ``done`` rows, else among all rows (0 if none is
+    finite)."""
+    if not np.isfinite(f).any():
+        return 0
+    cand = np.flatnonzero(done & np.isfinite(f))
+    pool = cand if cand.size else np.flatnonzero(np.isfinite(f))
+    return int(pool[np.argmin(f[pool])])
+
+
+def _distinct_optima(f: FloatArray, rows: NDArray[np.intp]) -> list[int]:
+    """``rows`` with distinct objective values (to ``SAME_OPTIMUM_RTOL``), best first."""
+    order = rows[np.argsort(f[rows], kind="stable")]
+    keep: list[int] = []
+    for i in order:
+        if all(abs(f[i] - f[j]) > SAME_OPTIMUM_RTOL * max(abs(f[j]), 1e-300) for j in keep):
+            keep.append(int(i))
+    return keep
 
 
 def hessian(problem: Problem, x: FloatArray, *, rel_step: float = 1e-5) -> FloatArray:
