@@ -196,16 +196,20 @@ def _bootstrap(
     )
     theta = b.problem.full_theta(np.where(np.isfinite(bs.x), bs.x, 0.0))
     draws = b.law.to_natural(theta)
-    draws[~bs.converged] = np.nan
-    n_conv, n_limit = int(bs.converged.sum()), int(bs.at_limit.sum())
+    # kept: converged and stalled refits, and those still moving along a flat ridge at the
+    # iteration limit (their spread is the ridge); dropped: refits never finite
+    draws[bs.never_finite] = np.nan
+    n_conv = int((bs.converged | bs.stalled).sum())
+    n_limit, n_lost = int(bs.at_limit.sum()), int(bs.never_finite.sum())
     warn = []
     if n_limit:
         warn.append(
             f"{n_limit} of {spec.n_boot} bootstrap refits were still moving along a flat ridge at the iteration limit; their draws are kept (the intervals show the ridge)."
         )
-    if n_conv < 0.95 * spec.n_boot:
+    if n_conv + n_limit < 0.95 * spec.n_boot:
         warn.append(
-            f"only {n_conv} of {spec.n_boot} bootstrap refits converged; intervals use those only."
+            f"only {n_conv + n_limit} of {spec.n_boot} bootstrap refits gave a usable optimum "
+            f"({n_lost} never finite); intervals use those only."
         )
     return BootstrapSummary(spec.n_boot, spec.seed, spec.resample_by, n_conv, n_limit, draws), warn
 
@@ -381,8 +385,9 @@ def fit_spec(
             spread=dict(zip(names, map(float, ms.spread), strict=True)),
             second_best_objective=ms.second_best,
             evaluations=ms.n_eval,
-            starts_stalled=int(getattr(ms, "n_stalled", 0)),
-            starts_failed=int(getattr(ms, "n_failed", 0)),
+            starts_stalled=ms.n_stalled,
+            starts_failed=ms.n_never_finite,
+            starts_max_iter=ms.n_max_iter,
         ),
         warnings=tuple(warn),
         at_bound=_at_bounds(b.problem, ms.x, names),

@@ -88,6 +88,7 @@ class SearchSummary:
     evaluations: int
     starts_stalled: int = 0  # stopped without meeting the convergence test (no progress)
     starts_failed: int = 0  # the law was never finite along the start's path
+    starts_max_iter: int = 0  # stopped at the iteration limit
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spread", frozen_map(self.spread))
@@ -98,6 +99,7 @@ class SearchSummary:
             "starts_converged": self.starts_converged,
             "starts_stalled": self.starts_stalled,
             "starts_failed": self.starts_failed,
+            "starts_max_iter": self.starts_max_iter,
             "starts_pruned": self.starts_pruned,
             "starts_at_best": self.starts_at_best,
             "spread": dict(self.spread),
