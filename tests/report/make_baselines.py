@@ -63,6 +63,7 @@ def make_fixtures() -> None:
     from scalinglab.data import read_runs, select_runs
     from scalinglab.fit import fit
     from scalinglab.report.build import backtest_for_report
+    from scalinglab.trust.calibrate import calibrate
 
     DATA.mkdir(exist_ok=True)
     runs = planted_runs()
@@ -81,6 +82,7 @@ def make_fixtures() -> None:
                 "metric_unit": "nats/token",
             },
         )
+    r = calibrate(r, sel)  # what `scalinglab fit` saves: the fit with calibrated intervals
     r.save(DATA / "planted_fit.json")
     bt, _ = backtest_for_report(r, sel, n_boot=40, seed=0)
     bt.predictions.to_csv(DATA / "planted_backtest.csv", index=False)
@@ -99,6 +101,7 @@ def make_fixtures() -> None:
             seed=0,
             provenance={"source": "curve_runs.csv", "metric": "loss", "x": "step"},
         )
+    cf = calibrate(cf, one.reset_index(drop=True))
     cf.save(DATA / "curve_fit.json")
 
 

@@ -219,7 +219,7 @@ def test_text_is_escaped() -> None:
     evil = "<script>alert('x')</script>"
     bad = dataclasses.replace(
         r,
-        provenance={**r.selection, "source": evil, "where": 'N > 1 and "<b>"'},
+        provenance=dataclasses.replace(r.provenance, source=evil, where='N > 1 and "<b>"'),
         warnings=(f"warning {evil}",),
         data={**r.data, "run_id": [f"{evil}{i}" for i in range(len(r.data["y"]))]},
     )

@@ -124,7 +124,9 @@ def test_frontier_needs_chinchilla() -> None:
 
 def test_bootstrap_needs_draws() -> None:
     r = planted_fit()
-    bare = dataclasses.replace(r, bootstrap={**r.bootstrap, "draws": []})
+    bare = dataclasses.replace(
+        r, bootstrap=dataclasses.replace(r.bootstrap, draws=np.empty((0, len(r.params))))
+    )
     with pytest.raises(FitError, match="no bootstrap draws to plot"):
         plots.plot_bootstrap(bare)
 
