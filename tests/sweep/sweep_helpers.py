@@ -18,7 +18,13 @@ TINY: dict[str, Any] = {
     },
     "design": {"kind": "ladder", "sizes": [3000.0, 12000.0], "tokens_per_param": 2.0},
     "shape": {"head_dim": 8, "d_multiple": 8, "aspect_ratio": [2.0, 64.0]},
-    "train": {"batch_size": 4, "eval_every": 10, "eval_tokens": 512, "device": "cpu", "min_steps": 5},
+    "train": {
+        "batch_size": 4,
+        "eval_every": 10,
+        "eval_tokens": 512,
+        "device": "cpu",
+        "min_steps": 5,
+    },
 }
 
 
@@ -37,7 +43,9 @@ def toml_text(d: dict[str, Any]) -> str:
     lines: list[str] = []
     for table, body in d.items():
         lines.append(f"[{table}]")
-        nested = {k: v for k, v in body.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+        nested = {
+            k: v for k, v in body.items() if isinstance(v, list) and v and isinstance(v[0], dict)
+        }
         lines += [f"{k} = {value(v)}" for k, v in body.items() if k not in nested]
         for k, items in nested.items():
             for item in items:
@@ -76,5 +84,10 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
     env["COLUMNS"] = "250"
     return subprocess.run(
-        [*scalinglab_cli(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [*scalinglab_cli(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -97,7 +97,9 @@ def test_corpus_too_small_without_repeat_names_epochs() -> None:
     spec = _spec(TINY)
     runs = plan_sweep(spec)
     largest = max(r.D for r in runs)
-    with pytest.raises(SweepError, match=r"need more tokens than the corpus.*2\.00 epochs.*allow_repeat"):
+    with pytest.raises(
+        SweepError, match=r"need more tokens than the corpus.*2\.00 epochs.*allow_repeat"
+    ):
         check_corpus(spec, runs, largest // 2)
     repeat = _spec(variant(sweep={"allow_repeat": True}))
     [note] = check_corpus(repeat, runs, largest // 2)
@@ -107,30 +109,58 @@ def test_corpus_too_small_without_repeat_names_epochs() -> None:
 
 def test_budget_too_small_for_any_shape() -> None:
     d = dict(ISO, design=dict(ISO["design"], budgets=[1e5]))
-    with pytest.raises(SweepError, match=r"budget 1e\+05 FLOP: N = .* has no model shape within 25%"):
+    with pytest.raises(
+        SweepError, match=r"budget 1e\+05 FLOP: N = .* has no model shape within 25%"
+    ):
         plan_sweep(_spec(d))
 
 
 def test_too_few_steps_is_an_error() -> None:
     d = variant(design={"tokens_per_param": 0.01})
-    with pytest.raises(SweepError, match=r"design.tokens_per_param: .* fewer than train.min_steps = 5"):
+    with pytest.raises(
+        SweepError, match=r"design.tokens_per_param: .* fewer than train.min_steps = 5"
+    ):
         plan_sweep(_spec(d))
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"design": {"budgetz": [1e12]}}, r"\[design.budgetz\]: unknown key \(did you mean 'budgets'\?\)"),
+        (
+            {"design": {"budgetz": [1e12]}},
+            r"\[design.budgetz\]: unknown key \(did you mean 'budgets'\?\)",
+        ),
         ({"trian": {"lr": 1.0}}, r"\[trian\]: unknown table \(did you mean 'train'\?\)"),
-        ({"design": {"kind": "isoflops"}}, r"must be one of isoflop, ladder, got 'isoflops' \(did you mean 'isoflop'\?\)"),
-        ({"design": {"shapes": [{"n_layer": 2, "n_head": 3, "d_model": 32}], "sizes": None}}, r"d_model = 32 is not divisible by n_head = 3"),
-        ({"design": {"shapes": [{"n_layer": 2, "n_head": 32, "d_model": 32}], "sizes": None}}, r"head dimension d_model/n_head = 1 is odd"),
-        ({"shape": {"head_dim": 12, "d_multiple": 16}}, r"d_multiple = 16 must be a multiple of head_dim = 12"),
-        ({"sweep": {"vocab_size": -3}}, r"\[sweep.vocab_size\]: must be a positive integer, got -3"),
+        (
+            {"design": {"kind": "isoflops"}},
+            r"must be one of isoflop, ladder, got 'isoflops' \(did you mean 'isoflop'\?\)",
+        ),
+        (
+            {"design": {"shapes": [{"n_layer": 2, "n_head": 3, "d_model": 32}], "sizes": None}},
+            r"d_model = 32 is not divisible by n_head = 3",
+        ),
+        (
+            {"design": {"shapes": [{"n_layer": 2, "n_head": 32, "d_model": 32}], "sizes": None}},
+            r"head dimension d_model/n_head = 1 is odd",
+        ),
+        (
+            {"shape": {"head_dim": 12, "d_multiple": 16}},
+            r"d_multiple = 16 must be a multiple of head_dim = 12",
+        ),
+        (
+            {"sweep": {"vocab_size": -3}},
+            r"\[sweep.vocab_size\]: must be a positive integer, got -3",
+        ),
         ({"sweep": {"name": "a/b"}}, r"\[sweep.name\]: 'a/b': use letters"),
         ({"design": {"kind": "isoflop", "sizes": None}}, r"an isoflop design needs budgets"),
-        ({"lr": {"multipliers": [1.0], "values": [1e-3]}}, r"give multipliers \(times base\) or values, not both"),
-        ({"train": {"warmup_frac": 2.0}}, r"\[train.warmup_frac\]: must be a number in \[0, 1\], got 2.0"),
+        (
+            {"lr": {"multipliers": [1.0], "values": [1e-3]}},
+            r"give multipliers \(times base\) or values, not both",
+        ),
+        (
+            {"train": {"warmup_frac": 2.0}},
+            r"\[train.warmup_frac\]: must be a number in \[0, 1\], got 2.0",
+        ),
     ],
 )
 def test_bad_sweep_dicts(changes: dict[str, dict[str, object]], message: str) -> None:

@@ -31,7 +31,9 @@ app = typer.Typer(
 FileArg = Annotated[str, typer.Argument(metavar="FILE", help="Sweep file (TOML).")]
 WorkdirOpt = Annotated[
     str | None,
-    typer.Option("--workdir", help="Parent of the sweep's work directory (default .scalinglab/sweeps)."),
+    typer.Option(
+        "--workdir", help="Parent of the sweep's work directory (default .scalinglab/sweeps)."
+    ),
 ]
 SweepWorkersOpt = Annotated[
     int, typer.Option("--workers", help="Local worker processes training runs in parallel.")
@@ -70,9 +72,7 @@ def plan_cmd(
         emit_json(
             {
                 "name": spec.name,
-                "runs": [
-                    {k: v for k, v in r.to_dict().items() if k != "config"} for r in runs
-                ],
+                "runs": [{k: v for k, v in r.to_dict().items() if k != "config"} for r in runs],
                 "estimate": est.to_dict() if est else None,
                 "notes": notes,
             }
@@ -225,4 +225,3 @@ def export_cmd(
         else:
             table.to_csv(path, index=False)
     stdout_console().print(f"wrote {len(table)} rows to {path}", highlight=False)
-

@@ -126,7 +126,7 @@ def _tokens(spec: SweepSpec, budget: float | None, N: int) -> tuple[int, int]:
     """(D, steps): D = C/6N (isoflop) or tokens_per_param N (ladder), in whole steps."""
     per_step = spec.train.batch_size * spec.seq_len
     raw = tokens_from_flops(budget, N) if budget is not None else spec.design.tokens_per_param * N
-    steps = int(round(raw / per_step))
+    steps = math.floor(float(raw) / per_step + 0.5)
     if steps < spec.train.min_steps:
         where = f"budget {budget:.3g} FLOP" if budget is not None else "design.tokens_per_param"
         raise SweepError(

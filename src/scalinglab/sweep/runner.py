@@ -231,4 +231,3 @@ def _train(
             state.write(stored=stored, failed=failed)
             bar.finished(key)
     return trained, failed
-

@@ -214,18 +214,29 @@ class _Parser:
             return default if default is not None else 1
         return v
 
-    def numbers(self, t: dict[str, Any], where: str, key: str, *, integer: bool = False) -> tuple[Any, ...]:
+    def numbers(
+        self, t: dict[str, Any], where: str, key: str, *, integer: bool = False
+    ) -> tuple[Any, ...]:
         v = t.get(key, [])
-        if not isinstance(v, list) or not all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and x > 0
-            for x in v
-        ) or (integer and not all(isinstance(x, int) for x in v)):
+        if (
+            not isinstance(v, list)
+            or not all(
+                isinstance(x, int | float)
+                and not isinstance(x, bool)
+                and math.isfinite(x)
+                and x > 0
+                for x in v
+            )
+            or (integer and not all(isinstance(x, int) for x in v))
+        ):
             kind = "positive integers" if integer else "positive numbers"
             self.bad(f"{where}.{key}", f"must be a list of {kind}, got {v!r}.")
             return ()
         return tuple(float(x) if not integer else int(x) for x in v)
 
-    def choice(self, t: dict[str, Any], where: str, key: str, default: str | None, options: tuple[str, ...]) -> str:
+    def choice(
+        self, t: dict[str, Any], where: str, key: str, default: str | None, options: tuple[str, ...]
+    ) -> str:
         v = t.get(key, default)
         if v not in options:
             hint = did_you_mean(str(v), list(options)) if isinstance(v, str) else ""
@@ -250,14 +261,22 @@ class _Parser:
     def spec(self, raw: Mapping[str, Any]) -> SweepSpec:
         for key in raw:
             if key not in _TABLES:
-                self.bad(key, f"unknown table{did_you_mean(key, list(_TABLES))}; tables: {', '.join(_TABLES)}.")
+                self.bad(
+                    key,
+                    f"unknown table{did_you_mean(key, list(_TABLES))}; tables: {', '.join(_TABLES)}.",
+                )
         s = self.table(raw, "sweep", _SWEEP_KEYS)
         name = self.text(s, "sweep", "name")
         if name != "?" and not all(c.isalnum() or c in "-_." for c in name):
-            self.bad("sweep.name", f"{name!r}: use letters, digits, '-', '_' and '.' only (it names a directory).")
+            self.bad(
+                "sweep.name",
+                f"{name!r}: use letters, digits, '-', '_' and '.' only (it names a directory).",
+            )
         seeds = tuple(int(x) for x in s.get("seeds", [0])) if _int_list(s.get("seeds", [0])) else ()
         if not seeds:
-            self.bad("sweep.seeds", f"must be a non-empty list of integers, got {s.get('seeds')!r}.")
+            self.bad(
+                "sweep.seeds", f"must be a non-empty list of integers, got {s.get('seeds')!r}."
+            )
         spec = SweepSpec(
             name=name,
             data=self.text(s, "sweep", "data"),
@@ -295,15 +314,27 @@ class _Parser:
             tokens_per_param=self.number(t, "design", "tokens_per_param", 20.0),
         )
         if kind == "isoflop" and not d.budgets:
-            self.bad("design.budgets", "an isoflop design needs budgets = [FLOP, ...], e.g. [1e12, 3e12].")
+            self.bad(
+                "design.budgets",
+                "an isoflop design needs budgets = [FLOP, ...], e.g. [1e12, 3e12].",
+            )
         if kind == "isoflop" and (d.sizes or d.shapes):
-            self.bad("design", "sizes/shapes belong to a ladder; an isoflop design picks N from budgets.")
+            self.bad(
+                "design", "sizes/shapes belong to a ladder; an isoflop design picks N from budgets."
+            )
         if kind == "isoflop" and d.spread <= 1.0:
-            self.bad("design.spread", f"must be > 1 (the grid spans N*/spread .. N* spread), got {d.spread!r}.")
+            self.bad(
+                "design.spread",
+                f"must be > 1 (the grid spans N*/spread .. N* spread), got {d.spread!r}.",
+            )
         if kind == "ladder" and bool(d.sizes) == bool(d.shapes):
-            self.bad("design", "a ladder needs exactly one of sizes = [N, ...] or [[design.shapes]].")
+            self.bad(
+                "design", "a ladder needs exactly one of sizes = [N, ...] or [[design.shapes]]."
+            )
         if kind == "ladder" and (d.budgets or fit is not None):
-            self.bad("design", "budgets/fit belong to an isoflop design; a ladder uses tokens_per_param.")
+            self.bad(
+                "design", "budgets/fit belong to an isoflop design; a ladder uses tokens_per_param."
+            )
         return d
 
     def explicit_shape(self, i: int, x: Any) -> ExplicitShape:
@@ -318,9 +349,15 @@ class _Parser:
             d_model=self.number(t, where, "d_model", None, integer=True),
         )
         if sh.d_model % sh.n_head:
-            self.bad(where, f"d_model = {sh.d_model} is not divisible by n_head = {sh.n_head}; pick n_head among {_divisors(sh.d_model)}.")
+            self.bad(
+                where,
+                f"d_model = {sh.d_model} is not divisible by n_head = {sh.n_head}; pick n_head among {_divisors(sh.d_model)}.",
+            )
         elif (sh.d_model // sh.n_head) % 2:
-            self.bad(where, f"head dimension d_model/n_head = {sh.d_model // sh.n_head} is odd; rotary embeddings need it even.")
+            self.bad(
+                where,
+                f"head dimension d_model/n_head = {sh.d_model // sh.n_head} is odd; rotary embeddings need it even.",
+            )
         return sh
 
     def lr(self, t: dict[str, Any]) -> LRSweep:
@@ -345,9 +382,15 @@ class _Parser:
             max_shape_error=self.number(t, "shape", "max_shape_error", 0.25),
         )
         if rules.d_multiple % rules.head_dim:
-            self.bad("shape", f"d_multiple = {rules.d_multiple} must be a multiple of head_dim = {rules.head_dim} so that every width splits into whole heads.")
+            self.bad(
+                "shape",
+                f"d_multiple = {rules.d_multiple} must be a multiple of head_dim = {rules.head_dim} so that every width splits into whole heads.",
+            )
         if rules.head_dim % 2:
-            self.bad("shape.head_dim", f"{rules.head_dim} is odd; rotary embeddings need an even head dimension.")
+            self.bad(
+                "shape.head_dim",
+                f"{rules.head_dim} is odd; rotary embeddings need an even head dimension.",
+            )
         return rules
 
     def train(self, t: dict[str, Any]) -> TrainDefaults:
@@ -385,8 +428,10 @@ def _num_list(v: Any) -> bool:
 
 
 def _int_list(v: Any) -> bool:
-    return isinstance(v, list) and bool(v) and all(
-        isinstance(x, int) and not isinstance(x, bool) for x in v
+    return (
+        isinstance(v, list)
+        and bool(v)
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
     )
 
 
