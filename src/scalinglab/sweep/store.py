@@ -90,8 +90,8 @@ def sweep_runs(store: str | os.PathLike[str], name: str) -> pd.DataFrame:
 
 def final_runs(curves: pd.DataFrame, metric: str = "val_loss") -> pd.DataFrame:
     """One row per run: its last evaluation of ``metric`` (held-out loss by default), with N
-    (non-embedding), N_total, D, C, lr and the sweep columns; the value is in column ``loss``
-    (nats per token)."""
+    (non-embedding), N_total, D, C, the peak lr and the sweep columns; the value is in column
+    ``loss`` (nats per token)."""
     have = curves.dropna(subset=[metric]) if metric in curves.columns else curves.iloc[:0]
     if have.empty:
         from scalinglab.sweep.spec import SweepError
@@ -103,9 +103,11 @@ def final_runs(curves: pd.DataFrame, metric: str = "val_loss") -> pd.DataFrame:
     last = last.groupby("run_id", sort=False).tail(1)
     keep = [
         c
-        for c in ("run_id", "N", "N_total", "D", "C", "lr", "step", *SWEEP_COLUMNS)
+        for c in ("run_id", "N", "N_total", "D", "C", "steps", "batch_size", *SWEEP_COLUMNS)
         if c in last.columns
     ]
     table = last[keep].copy()
+    # the run's learning rate is its peak; the last step's lr is the schedule's floor
+    table.insert(5, "lr", last["peak_lr"] if "peak_lr" in last.columns else last["lr"])
     table["loss"] = last[metric].to_numpy()
     return table.sort_values(["N", "D"]).reset_index(drop=True)
