@@ -173,8 +173,8 @@ def did_you_mean(name: str, known: list[str]) -> str:
 
 _TABLES = ("sweep", "design", "lr", "shape", "train")
 _SWEEP_KEYS = ("name", "data", "vocab_size", "seq_len", "seeds", "allow_repeat")
-_DESIGN_KEYS = ("kind", "budgets", "n_per_budget", "spread", "fit", "sizes", "shapes")
-_DESIGN_KEYS += ("tokens_per_param",)
+_DESIGN_KEYS: tuple[str, ...] = ("kind", "budgets", "n_per_budget", "spread", "fit", "sizes")
+_DESIGN_KEYS += ("shapes", "tokens_per_param")
 _KINDS = ("isoflop", "ladder")
 _SCHEDULES = ("cosine", "wsd")
 _POS = ("rope", "learned")

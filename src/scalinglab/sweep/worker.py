@@ -67,7 +67,10 @@ def _progress_fields(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str,
     """Step and loss from the trainer's progress report (``Progress``: ``step``, ``train_loss``;
     a dict or keywords with the same names work too)."""
     src: Any = args[0] if args else kwargs
-    get = src.get if isinstance(src, dict) else lambda k: getattr(src, k, None)
+
+    def get(name: str) -> Any:
+        return src.get(name) if isinstance(src, dict) else getattr(src, name, None)
+
     loss = get("train_loss")
     return {"step": get("step") or 0, "loss": get("loss") if loss is None else loss}
 
