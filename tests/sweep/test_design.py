@@ -3,6 +3,7 @@ seeds, corpus size, and the errors raised before anything trains."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sweep_helpers import TINY, variant, write_sweep
 
 from scalinglab.sweep import SweepError, SweepSpec, load_spec, plan_sweep
 from scalinglab.sweep.design import check_corpus, optimal_N
+from scalinglab.sweep.runner import make_runner
 from scalinglab.train.config import ModelConfig
 
 ISO = variant(
@@ -182,3 +184,14 @@ def test_every_problem_listed_at_once() -> None:
     with pytest.raises(SweepError, match=r"3 problem\(s\)") as info:
         _spec(d)
     assert "did you mean 'batch_size'" in str(info.value)
+
+
+def test_workers_must_be_positive() -> None:
+    with pytest.raises(SweepError, match="--workers must be at least 1, got 0"):
+        make_runner(0, None)
+
+
+def test_ray_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(SweepError, match=r"needs Ray: pip install 'scalinglab\[distributed\]'"):
+        list(make_runner(1, "local").run([]))
