@@ -79,16 +79,14 @@ def plan_cmd(
         )
         return
     t = Table(title=f"sweep {spec.name!r}: {len(runs)} runs ({spec.design.kind}, {spec.data})")
-    cols = ("key", "group", "layers", "heads", "d_model", "N (non-emb)", "N (total)", "D")
+    cols = ("key", "group", "layers x heads x d", "N (non-emb)", "N (total)", "D")
     for col in (*cols, "C (FLOP)", "steps", "lr", "seed", "est. s"):
         t.add_column(col, justify="left" if col in ("key", "group") else "right")
     for i, r in enumerate(runs):
         t.add_row(
             r.key,
             r.group,
-            str(r.shape.n_layers),
-            str(r.shape.n_heads),
-            str(r.shape.d_model),
+            f"{r.shape.n_layers}x{r.shape.n_heads}x{r.shape.d_model}",
             f"{r.N:,}",
             f"{r.N_total:,}",
             f"{r.D:,}",

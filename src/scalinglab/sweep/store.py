@@ -108,6 +108,9 @@ def final_runs(curves: pd.DataFrame, metric: str = "val_loss") -> pd.DataFrame:
     ]
     table = last[keep].copy()
     # the run's learning rate is its peak; the last step's lr is the schedule's floor
-    table.insert(5, "lr", last["peak_lr"] if "peak_lr" in last.columns else last["lr"])
+    if "peak_lr" in last.columns or "lr" in last.columns:
+        table["lr"] = last["peak_lr"] if "peak_lr" in last.columns else last["lr"]
     table["loss"] = last[metric].to_numpy()
+    first = [c for c in ("run_id", "N", "N_total", "D", "C", "lr") if c in table.columns]
+    table = table[first + [c for c in table.columns if c not in first]]
     return table.sort_values(["N", "D"]).reset_index(drop=True)
