@@ -50,14 +50,14 @@ def main() -> None:
             f"val_loss={row.loss:.4f}"
         )
     runs = sl.select_runs(sl.read_runs(final), metric="loss", x="N")
-    res = sl.fit(runs, "power_law", n_boot=200, seed=0, calibrate=False)
+    res = sl.fit(runs, "power_law", n_boot=200, seed=0)
     lo, hi = res.intervals["alpha"]
     print(
         f"fit on all {len(runs)} runs: L(N) = {res.params['E']:.3f} + "
         f"{res.params['A']:.3g} N^-{res.params['alpha']:.3f}; alpha 95% [{lo:.3f}, {hi:.3f}]"
     )
     largest = runs["N"].idxmax()
-    small = sl.fit(runs.drop(index=largest), "power_law", n_boot=0, seed=0, calibrate=False)
+    small = sl.fit(runs.drop(index=largest), "power_law", n_boot=0, seed=0)
     pred = float(sl.predict(small, {"x": [float(runs.loc[largest, "N"])]})["value"].iloc[0])
     obs = float(runs.loc[largest, "y"])
     rel = abs(pred - obs) / obs

@@ -7,8 +7,9 @@ evaluation. Between the two, time per step is interpolated as a power of FLOP pe
 (log-log line through the two points; small models do not reach the machine's peak, so the
 exponent is usually below 1). Evaluations cost a forward pass, a third of a training step
 per token (Kaplan et al. 2020, arXiv:2001.08361, section 2.1), over ``eval_tokens`` every
-``eval_every`` steps. With W workers the total is divided by min(W, cores): an estimate, not
-a promise (workers share memory bandwidth).
+``eval_every`` steps. With W workers, runs are scheduled in plan order on the first free
+worker, as the local runner does: an estimate, not a promise (workers share memory bandwidth,
+and a busy machine is slower than at calibration).
 """
 
 from __future__ import annotations
@@ -91,5 +92,16 @@ def estimate_wall_time(
         evals = r.steps // r.config.eval_every + 1
         eval_steps = evals * r.config.eval_tokens / r.config.tokens_per_step * _FORWARD_FRACTION
         per_run.append(step_s * (r.steps + eval_steps))
-    parallel = max(1, min(workers, os.cpu_count() or 1))
-    return WallEstimate(tuple(per_run), sum(per_run) / parallel, workers, tuple(points))
+    return WallEstimate(tuple(per_run), _schedule(per_run, workers), workers, tuple(points))
+
+
+def _schedule(per_run: list[float], workers: int) -> float:
+    """Wall time when runs start in plan order on the first free worker (as the local runner
+    does). Workers beyond the cores share them: their runs slow down by workers / cores."""
+    cores = os.cpu_count() or 1
+    slowdown = max(1.0, workers / cores)
+    free = [0.0] * max(1, workers)
+    for t in per_run:
+        i = free.index(min(free))
+        free[i] += t * slowdown
+    return max(free)
