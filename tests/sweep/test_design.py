@@ -195,3 +195,13 @@ def test_ray_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(SweepError, match=r"needs Ray: pip install 'scalinglab\[distributed\]'"):
         list(make_runner(1, "local").run([]))
+
+
+def test_fit_file_is_relative_to_the_sweep_file_and_must_exist(tmp_path: Path) -> None:
+    d = dict(ISO, design=dict(ISO["design"], fit="fits/chin.json"))
+    spec = load_spec(write_sweep(tmp_path / "iso.toml", d))
+    assert spec.design.fit == str(tmp_path / "fits" / "chin.json")
+    with pytest.raises(
+        SweepError, match=r"\[design.fit\] .*chin.json: fit file .* does not exist.*published law"
+    ):
+        plan_sweep(spec)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scalinglab.errors import ScalinglabError
 from scalinglab.fit.result import FitResult
 from scalinglab.plan.compute_optimal import chinchilla_allocation, compute_optimal
 from scalinglab.plan.shape import ModelShape
@@ -81,7 +82,14 @@ class PlannedRun:
 def optimal_N(spec: SweepSpec, budget: float) -> float:
     """N*(C) (parameters) from the sweep's fit file, else from the published Chinchilla law."""
     if spec.design.fit is not None:
-        return compute_optimal(FitResult.load(spec.design.fit), budget).N.value
+        try:
+            return compute_optimal(FitResult.load(spec.design.fit), budget).N.value
+        except ScalinglabError as exc:
+            raise SweepError(
+                f"[design.fit] {spec.design.fit}: {exc} Give a Chinchilla fit (scalinglab fit "
+                "RUNS --law chinchilla --out FIT.json), or remove fit to centre the grid on the "
+                "published law of Hoffmann et al. 2022."
+            ) from exc
     p = {k: np.array([v]) for k, v in PUBLISHED_CHINCHILLA.items()}
     N, _, _ = chinchilla_allocation(p["E"], p["A"], p["B"], p["alpha"], p["beta"], budget)
     return float(N[0])

@@ -67,7 +67,7 @@ class _Slot:
 @dataclass
 class LocalRunner:
     """Runs tasks on ``workers`` processes (``threads`` torch threads each, default: the cores
-    shared out). ``max_attempts``: tries per run when workers die under it."""
+    shared out). ``max_attempts``: a run whose worker died that many times is reported failed."""
 
     workers: int = 1
     threads: int | None = None
@@ -125,9 +125,9 @@ class LocalRunner:
     def _died(self, s: _Slot, queue: deque[dict[str, Any]]) -> Iterator[Finished]:
         assert s.task is not None
         key = str(s.task["key"])
-        self.attempts[key] = self.attempts.get(key, 1) + 1
+        self.attempts[key] = self.attempts.get(key, 0) + 1  # deaths so far
         code = s.proc.exitcode
-        if self.attempts[key] > self.max_attempts:
+        if self.attempts[key] >= self.max_attempts:
             yield (key, f"its worker died {self.max_attempts} times (last exit code {code})")
         else:
             queue.appendleft(s.task)  # resumes from its checkpoint

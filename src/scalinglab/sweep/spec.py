@@ -5,7 +5,8 @@ A sweep file has five tables (every key optional unless marked)::
     [sweep]   name*, data*, vocab_size*, seq_len*, seeds = [0], allow_repeat = false
     [design]  kind* = "isoflop" | "ladder"
               isoflop: budgets* (FLOP), n_per_budget = 5, spread = 4.0, fit (a Chinchilla fit
-                       JSON; default: the published parameters of Hoffmann et al. 2022)
+                       JSON, relative to the sweep file; default: the published parameters of
+                       Hoffmann et al. 2022)
               ladder:  sizes (non-embedding N) or shapes ([[design.shapes]] n_layer, n_head,
                        d_model), tokens_per_param* (D / N)
     [lr]      base = 3e-3, multipliers = [1.0] | values = [...]
@@ -26,7 +27,7 @@ import difflib
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,11 @@ def load_spec(path: str | Path) -> SweepSpec:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SweepError(f"{p}: not valid TOML: {exc}.") from exc
-    return SweepSpec.from_dict(raw, origin=str(p))
+    spec = SweepSpec.from_dict(raw, origin=str(p))
+    fit = spec.design.fit
+    if fit is not None and not Path(fit).is_absolute():  # relative to the sweep file
+        spec = replace(spec, design=replace(spec.design, fit=str(p.parent / fit)))
+    return spec
 
 
 def _plain(v: Any) -> Any:

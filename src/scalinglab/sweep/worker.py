@@ -77,7 +77,7 @@ def _progress_fields(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str,
 
 def train_task(task: dict[str, Any]) -> dict[str, Any]:
     """Train one run (resuming, or returning a result already written); its TrainResult dict."""
-    wd = WorkDir(Path(task["root"]))
+    wd = WorkDir(Path(task["root"])).create()  # on a Ray node without the driver's filesystem too
     key = str(task["key"])
     with wd.run_lock(key):
         done = read_json(wd.result(key))
