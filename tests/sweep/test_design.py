@@ -205,3 +205,12 @@ def test_fit_file_is_relative_to_the_sweep_file_and_must_exist(tmp_path: Path) -
         SweepError, match=r"\[design.fit\] .*chin.json: fit file .* does not exist.*published law"
     ):
         plan_sweep(spec)
+
+
+def test_a_second_driver_is_refused(tmp_path: Path) -> None:
+    from scalinglab.sweep.runner import run_sweep
+    from scalinglab.sweep.workdir import WorkDir
+
+    wd = WorkDir.for_sweep("tiny", tmp_path).create()
+    with wd.driver_lock(), pytest.raises(SweepError, match="another driver is running this sweep"):
+        run_sweep(_spec(TINY), store=tmp_path / "s.duckdb", workdir=tmp_path, quiet=True)

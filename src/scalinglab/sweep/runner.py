@@ -154,9 +154,33 @@ def run_sweep(
     ``ray_address``: run on Ray instead (``local``, ``auto`` or ``HOST:PORT``);
     ``checkpoint_every``: steps between checkpoints. Failed runs are listed in the outcome;
     running the same sweep again retries them."""
-    t0 = time.time()
     runs, notes = prepare(spec)
     wd = WorkDir.for_sweep(spec.name, workdir).create()
+    with wd.driver_lock():
+        return _drive(
+            spec,
+            runs,
+            notes,
+            wd,
+            store,
+            runner or make_runner(workers, ray_address),
+            checkpoint_every=checkpoint_every,
+            quiet=quiet,
+        )
+
+
+def _drive(
+    spec: SweepSpec,
+    runs: list[PlannedRun],
+    notes: list[str],
+    wd: WorkDir,
+    store: str | os.PathLike[str] | None,
+    runner: Runner,
+    *,
+    checkpoint_every: int,
+    quiet: bool,
+) -> SweepOutcome:
+    t0 = time.time()
     atomic_write_json(wd.plan, {"spec": spec.to_dict(), "runs": [r.to_dict() for r in runs]})
     store_path = resolve_store_path(store)
     have = set(stored_imports(store_path, spec.name))
@@ -174,9 +198,7 @@ def run_sweep(
             state.write(stored=stored)
     todo = [r for r in runs if r.key not in stored]
     tasks = [_task(r, wd, checkpoint_every) for r in todo]
-    trained, failed = _train(
-        runner or make_runner(workers, ray_address), tasks, by_key, wd, state, quiet, store_path
-    )
+    trained, failed = _train(runner, tasks, by_key, wd, state, quiet, store_path)
     state.write(active=False)
     skipped = tuple(k for k in by_key if k in have)
     return SweepOutcome(

@@ -113,6 +113,25 @@ class WorkDir:
         return counts
 
     @contextmanager
+    def driver_lock(self) -> Iterator[None]:
+        """Hold the sweep's driver lock; :class:`SweepError` at once if another driver holds it
+        (two drivers would each store the runs they collect)."""
+        from scalinglab.sweep.spec import SweepError
+
+        fd = os.open(self.root / "driver.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SweepError(
+                    f"{self.root}: another driver is running this sweep; watch it with "
+                    "'scalinglab sweep status', or wait for it to finish."
+                ) from None
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    @contextmanager
     def run_lock(self, key: str) -> Iterator[None]:
         """Hold the exclusive lock of run ``key`` (blocks while another process holds it)."""
         fd = os.open(self.lock(key), os.O_RDWR | os.O_CREAT, 0o644)
