@@ -8,7 +8,7 @@ A sweep file has five tables (every key optional unless marked)::
                        JSON, relative to the sweep file; default: the published parameters of
                        Hoffmann et al. 2022)
               ladder:  sizes (non-embedding N) or shapes ([[design.shapes]] n_layer, n_head,
-                       d_model), tokens_per_param* (D / N)
+                       d_model), tokens_per_param = 20 (D / N)
     [lr]      base = 3e-3, multipliers = [1.0] | values = [...]
     [shape]   head_dim = 16, d_multiple = 16, aspect_ratio = [4.0, 64.0], max_layers = 16,
               max_shape_error = 0.25
