@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from scalinglab.cli import datasets, fitcmd, plancmd, reportcmd, runs, trustcmd
+from scalinglab.cli import datasets, fitcmd, plancmd, reportcmd, runs, sweepcmd, trustcmd
 
 app = typer.Typer(
     name="scalinglab",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(sweepcmd.app, name="sweep")
 fitcmd.register(app)
 trustcmd.register(app)
 reportcmd.register(app)
