@@ -478,5 +478,14 @@ def test_load_fit_missing_json_file(tmp_path) -> None:  # type: ignore[no-untype
 
 
 def test_load_fit_unknown_store_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from scalinglab.data.store import Store
+    from scalinglab.errors import StoreError
+
+    path = tmp_path / "store.duckdb"
+    with pytest.raises(StoreError, match=r"no such store .*store\.duckdb"):
+        fitcmd.load_fit("deadbeef", str(path))  # a read never creates the store
+    assert not path.exists()
+    with Store.open(path) as st:
+        st.save_fit('{"kind": "fit"}', law="chinchilla", source="t")
     with pytest.raises(NotFittedError, match=r"fit id 'deadbeef' is not in the store"):
-        fitcmd.load_fit("deadbeef", str(tmp_path / "store.duckdb"))
+        fitcmd.load_fit("deadbeef", str(path))

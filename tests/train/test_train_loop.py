@@ -203,7 +203,7 @@ def test_lr_schedule_law_fits_a_trainer_curve(short_run: TrainResult) -> None:
     # the law does not describe warmup and the first drop: weight 0, not dropped (S1 and S2
     # need the whole schedule; lr_schedule's docstring)
     runs["weight"] = (runs["step"] > 10).astype(float)
-    res = fit(runs, "lr_schedule", y="train_loss", weights="weight", n_boot=0, calibrate=False)
+    res = fit(runs, "lr_schedule", y="train_loss", weights="weight", n_boot=0)
     assert res.params["alpha"] > 0 and res.params["C"] >= 0
     fitted = predict(res, runs, interval="bootstrap")["value"].to_numpy()
     late = runs["step"].to_numpy() > 10

@@ -23,7 +23,8 @@ import numpy as np
 
 from scalinglab.errors import ScalinglabError
 from scalinglab.fit.result import FitResult
-from scalinglab.plan.compute_optimal import chinchilla_allocation, compute_optimal
+from scalinglab.laws.registry import get_law
+from scalinglab.plan.compute_optimal import allocation_rows, compute_optimal
 from scalinglab.plan.shape import ModelShape
 from scalinglab.sweep.shapes import explicit_shape, tiny_shape
 from scalinglab.sweep.spec import SweepError, SweepSpec, load_spec
@@ -90,9 +91,10 @@ def optimal_N(spec: SweepSpec, budget: float) -> float:
                 "RUNS --law chinchilla --out FIT.json), or remove fit to centre the grid on the "
                 "published law of Hoffmann et al. 2022."
             ) from exc
-    p = {k: np.array([v]) for k, v in PUBLISHED_CHINCHILLA.items()}
-    N, _, _ = chinchilla_allocation(p["E"], p["A"], p["B"], p["alpha"], p["beta"], budget)
-    return float(N[0])
+    law = get_law("chinchilla")
+    params = np.array([[PUBLISHED_CHINCHILLA[n] for n in law.param_names]])
+    N, _, _ = allocation_rows(law, params, budget)
+    return float(N[0, 0])
 
 
 def _targets(spec: SweepSpec) -> list[tuple[str, float | None, float]]:
