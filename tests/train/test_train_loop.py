@@ -197,7 +197,8 @@ def test_runs_frame_reads_and_stores(short_run: TrainResult, tmp_path: Path) -> 
 # 60 steps cannot pin the asymptote L0; the fit says so, and that is not what this test checks
 @pytest.mark.filterwarnings("ignore::scalinglab.errors.IdentifiabilityWarning")
 def test_lr_schedule_law_fits_a_trainer_curve(short_run: TrainResult) -> None:
-    from scalinglab.fit import fit, predict
+    from scalinglab.fit import fit
+    from scalinglab.trust import predict
 
     runs = read_runs(short_run.runs_frame(every_step=True))
     # the law does not describe warmup and the first drop: weight 0, not dropped (S1 and S2

@@ -119,18 +119,24 @@ FixOpt = Annotated[
 
 
 def _check_fit_options(
-    law: str, compute: float | None, shared: str | None, group_by: str | None
+    law: str, compute: float | None, shared: str | None, group_by: str | None, x: str | None
 ) -> list[str]:
     """Options checked before any work, so a command that fails changes nothing."""
+    from scalinglab.laws.registry import get_law
+
+    lw = get_law(law)
+    if x is not None and "x" not in lw.variables:
+        raise FitError(
+            f"--x {x}: law {lw.name!r} has no variable x (its variables are "
+            f"{', '.join(lw.variables)}); drop --x or choose a one-variable law."
+        )
     shared_names = [p.strip() for p in (shared or "").split(",") if p.strip()]
     if shared_names and not group_by:
         raise FitError("--shared needs --group-by COLUMN (the groups that share them).")
     if compute is not None:
         if not (math.isfinite(compute) and compute > 0):
             raise FitError(f"--compute {compute!r}: a budget must be a positive number of FLOP.")
-        from scalinglab.laws.registry import get_law
-
-        if get_law(law).name != "chinchilla":
+        if lw.name != "chinchilla":
             raise FitError(
                 f"--compute needs a Chinchilla fit (closed-form allocation); law {law!r} has "
                 "none: fit --law chinchilla, or use `scalinglab plan FIT --compute C`."
@@ -194,7 +200,7 @@ def fit_cmd(
 ) -> None:
     """Fit a law to runs: multi-start optimum, bootstrap intervals, warnings."""
     with user_errors():
-        shared_names = _check_fit_options(law, compute, shared, group_by)
+        shared_names = _check_fit_options(law, compute, shared, group_by, x)
         check_output(out, "--out")
         obj = objective_of(law, objective, space, delta, asymmetry)
         fixed = parse_fix(fix)

@@ -91,12 +91,6 @@ def _build(
             grid = _joint_starts(runs, base, law, spec)
     if law.specialize is not None:
         law = law.specialize(runs)
-    x_col = runs.attrs.get("x")
-    if x_col and "x" not in base.variables:
-        raise FitError(
-            f"--x {x_col}: law {base.name!r} has no variable x (its variables are "
-            f"{', '.join(base.variables)}); drop --x or choose a one-variable law."
-        )
     frame = runs.reset_index(drop=True).copy()
     X = law_variables(frame, law, where)
     yv = checks.target(frame, y, law, spec.objective, where)

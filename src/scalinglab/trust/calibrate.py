@@ -34,7 +34,7 @@ import pandas as pd
 
 from scalinglab.errors import FitError, ScalinglabError
 from scalinglab.fit.api import fit_spec
-from scalinglab.fit.predict import central_interval, prediction_draws, stream
+from scalinglab.fit.prediction import central_interval, prediction_draws, stream
 from scalinglab.fit.records import Calibration
 from scalinglab.fit.result import FitResult
 from scalinglab.fit.variables import law_variables

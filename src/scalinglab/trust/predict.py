@@ -15,7 +15,7 @@ import pandas as pd
 
 from scalinglab.data.select import group_runs
 from scalinglab.errors import FitError
-from scalinglab.fit import predict as fp
+from scalinglab.fit import prediction as fp
 from scalinglab.fit.result import FitResult, FitSet
 from scalinglab.trust.calibrate import calibrate, scale_for
 

@@ -37,7 +37,7 @@ from scalinglab.errors import FitError, ScalinglabError
 from scalinglab.fit.api import fit_spec
 from scalinglab.fit.groups import pool_context
 from scalinglab.fit.objectives import Objective
-from scalinglab.fit.predict import predict as predict_fit
+from scalinglab.fit.prediction import predict as predict_fit
 from scalinglab.fit.records import FitSpec
 from scalinglab.laws.base import Law
 from scalinglab.laws.registry import get_law, list_laws

@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import FitError
-from scalinglab.fit.predict import central_interval, objective_space, points_frame, predictive_draws
+from scalinglab.fit.prediction import (
+    central_interval,
+    objective_space,
+    points_frame,
+    predictive_draws,
+)
 from scalinglab.fit.result import FitResult
 from scalinglab.fit.variables import law_variables
 from scalinglab.laws.base import FloatArray
