@@ -145,7 +145,7 @@ def trainer_run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=2, help="alternating repetitions of each")
+    parser.add_argument("--reps", type=int, default=7, help="alternating repetitions of each")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     args = parser.parse_args()
     corpus = load_corpus(DATA, vocab_size=VOCAB)

@@ -73,12 +73,13 @@ def resolve_device(name: str) -> torch.device:
 
 def auto_threads(cfg: TrainConfig) -> int:
     """CPU threads for a run: 1 for small steps (see :data:`ONE_THREAD_FLOPS`), else torch's
-    default capped by the cores not already busy (1-minute load average)."""
+    current setting (its default, all cores; a sweep's local runner sets cores / workers in
+    each worker). Not the load average: a benchmark's or a sibling run's own load would then
+    talk the run out of the cores it is meant to use."""
     per_step = training_flops(cfg.model.n_params(False), cfg.tokens_per_step)
     if per_step < ONE_THREAD_FLOPS:
         return 1
-    idle = (os.cpu_count() or 1) - os.getloadavg()[0]
-    return max(1, min(torch.get_num_threads(), math.floor(idle + 0.5)))
+    return max(1, torch.get_num_threads())
 
 
 @contextlib.contextmanager
