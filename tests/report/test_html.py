@@ -245,3 +245,30 @@ def test_page_with_backtest_and_plan_sections() -> None:
     assert 'id="fig-backtest"' in page and 'id="backtest"' in page
     assert 'data-value="1000000000.0"' in page and "w &lt;1&gt;" in page
     assert parameter_values(page) == r.params
+
+
+def test_sweep_curves_are_drawn_one_line_per_run(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from scalinglab.errors import DataError
+    from scalinglab.report.build import curves_of
+    from scalinglab.report.html_figures import figure_curves
+
+    rows = [
+        {"run_id": f"r{k}", "N": 1e4 * (k + 1), "step": s, "val_loss": 3.0 / (k + 1) + 1 / s}
+        for k in range(3)
+        for s in (10, 20, 40)
+    ]
+    path = tmp_path / "curves.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    curves = curves_of(str(path), None)
+    assert list(curves.columns) == ["run_id", "step", "y", "N"] and len(curves) == 9
+    fig = figure_curves(curves)
+    assert [len(t.x) for t in fig.data] == [3, 3, 3]
+    assert fig.data[1].y == (1.5 + 1 / 10, 1.5 + 1 / 20, 1.5 + 1 / 40)
+    page = render_html(ReportInputs(planted_fit(), curves=curves))
+    assert 'id="fig-curves"' in page
+    finals = pd.DataFrame(rows).drop(columns="step").assign(run_id=[f"x{i}" for i in range(9)])
+    finals.to_csv(path, index=False)
+    with pytest.raises(DataError, match="no 'step' column; export a sweep's curves"):
+        curves_of(str(path), None)

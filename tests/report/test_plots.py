@@ -169,3 +169,16 @@ def test_curves_need_a_step_column() -> None:
 def test_curves_of_a_two_variable_fit() -> None:
     with pytest.raises(FitError, match="loss curves draw one-variable fits"):
         plots.plot_curves(planted_fit())
+
+
+def test_curves_are_keyed_by_run_when_groups_share_steps() -> None:
+    import pandas as pd
+
+    from scalinglab.report.plots import _curve_key
+
+    sweep = pd.DataFrame(
+        {"group": "ladder", "run_id": ["a", "a", "b", "b"], "step": [1, 2, 1, 2], "y": 1.0}
+    )
+    assert _curve_key(sweep) == "run_id"  # "group" names the design: its runs share steps
+    one_per_group = sweep.assign(group=sweep["run_id"])
+    assert _curve_key(one_per_group) == "group"

@@ -105,7 +105,10 @@ def plot_cmd(
         result = load_fit(fit_ref, store)
         runs = None
         if data is not None:
-            runs = load_runs(data, map=map, metric=metric, where=where, x=x)
+            p = result.provenance  # the fit's own selection of its runs unless overridden
+            runs = load_runs(
+                data, map=map, metric=metric or p.metric, where=where or p.where, x=x or p.x
+            )
         elif kind == "backtest":
             raise DataError(
                 "--kind backtest needs the runs to backtest on: add --data SOURCE "
@@ -165,6 +168,13 @@ def report_cmd(
         float | None,
         typer.Option("--compute", help="Add the plan at this budget (FLOP), e.g. 1e24."),
     ] = None,
+    curves: Annotated[
+        str | None,
+        typer.Option(
+            "--curves",
+            help="Runs with a step column to draw as loss curves (`sweep export ... --curves`).",
+        ),
+    ] = None,
     fit_out: Annotated[
         Path | None, typer.Option("--fit-out", help="Also write the fit shown (JSON) here.")
     ] = None,
@@ -199,6 +209,7 @@ def report_cmd(
             seed=seed,
             workers=resolve_workers(workers),
             store=store,
+            curves=curves,
             quiet=quiet,
         )
         if fit_out is not None:

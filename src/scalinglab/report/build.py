@@ -44,6 +44,7 @@ class ReportInputs:
     backtest: BacktestResult | None = None
     holdout: str | None = None
     plan: Mapping[str, Any] | None = None
+    curves: pd.DataFrame | None = None  # loss curves to draw: run_id, step, y (a sweep's)
 
 
 def fit_for_report(
@@ -153,6 +154,7 @@ def gather(
     workers: int = 1,
     store: str | None = None,
     progress: Callable[[int], None] | None = None,
+    curves: str | None = None,
 ) -> ReportInputs:
     """Everything a report of ``source`` shows. ``source`` is runs (a file or bundled dataset:
     ``law``, default :func:`scalinglab.trust.select.default_law`, is fitted to them) or a fit
@@ -184,6 +186,9 @@ def gather(
                 f"--law {law!r} applies when the report fits runs; {source!r} is already a fit."
             )
         result = load_fit_ref(source, store)
+        # the fit's own selection of its runs, unless the options say otherwise
+        p = result.provenance
+        metric, where, x = metric or p.metric, where or p.where, x or p.x
         runs = runs_of(data) if data is not None else None
     bt = spec = None
     if runs is not None and not no_backtest:
@@ -191,4 +196,22 @@ def gather(
             result, runs, holdout=holdout, n_boot=backtest_bootstrap, seed=seed, workers=workers
         )
     plan = plan_for_report(result, compute) if compute is not None else None
-    return ReportInputs(result=result, runs=runs, backtest=bt, holdout=spec, plan=plan)
+    return ReportInputs(
+        result=result, runs=runs, backtest=bt, holdout=spec, plan=plan,
+        curves=None if curves is None else curves_of(curves, mapping),
+    )  # fmt: skip
+
+
+def curves_of(ref: str, mapping: Mapping[str, str] | None) -> pd.DataFrame:
+    """Loss curves from runs with a ``step`` column (``sweep export --curves``), one row per
+    run and step: run_id, step, y (and N when given); the held-out loss where there is one."""
+    table = read_runs(ref, mapping=dict(mapping or {}))
+    metric = "val_loss" if "val_loss" in table.attrs.get("metrics", []) else None
+    runs = select_runs(table, metric=metric)
+    if "step" not in runs.columns:
+        raise DataError(
+            f"--curves {ref!r}: no 'step' column; export a sweep's curves with "
+            "`scalinglab sweep export SWEEP.toml curves.csv --curves`."
+        )
+    cols = [c for c in ("run_id", "step", "y", "N") if c in runs.columns]
+    return runs[cols].dropna(subset=["step", "y"]).reset_index(drop=True)

@@ -31,6 +31,7 @@ from scalinglab.report.build import ReportInputs
 from scalinglab.report.html_figures import (
     figure_backtest,
     figure_bootstrap,
+    figure_curves,
     figure_fit,
     figure_frontier,
     figure_isoflop,
@@ -131,6 +132,8 @@ def _figures(inputs: ReportInputs) -> str:
             iso = None
         if iso is not None:
             figs.append(_div(iso, "fig-isoflop"))
+    if inputs.curves is not None and len(inputs.curves):
+        figs.append(_div(figure_curves(inputs.curves), "fig-curves"))
     return "".join(figs)
 
 

@@ -362,3 +362,27 @@ def figure_backtest(
     fig.update_xaxes(type="log", title_text=escape(axis_label(axis)))
     fig.update_yaxes(type="log", title_text=escape(target_label(result)))
     return _layout(fig, "Backtest: fit on the small runs, predict the held-out ones")
+
+
+def figure_curves(curves: pd.DataFrame) -> go.Figure:
+    """Loss curves (``y`` against ``step``), one line per run (``run_id``), e.g. a sweep's."""
+    fig = go.Figure()
+    key = "run_id" if "run_id" in curves.columns else None
+    parts = list(curves.groupby(key, sort=True)) if key else [("runs", curves)]
+    for i, (name, part) in enumerate(parts):
+        part = part.sort_values("step")
+        label = escape(str(name)) + (f" (N={part['N'].iloc[0]:.3g})" if "N" in part.columns else "")
+        fig.add_trace(
+            go.Scatter(
+                x=part["step"].tolist(),
+                y=part["y"].tolist(),
+                mode="lines+markers",
+                marker={"size": 4, "color": _PALETTE[i % len(_PALETTE)]},
+                line={"color": _PALETTE[i % len(_PALETTE)]},
+                name=label,
+                hovertemplate="step %{x}: %{y:.4g}<extra>" + label + "</extra>",
+            )
+        )
+    fig.update_xaxes(type="log", title_text="step")
+    fig.update_yaxes(type="log", title_text="loss")
+    return _layout(fig, "Loss curves")

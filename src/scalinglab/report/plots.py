@@ -264,9 +264,14 @@ def plot_backtest(
 
 
 def _curve_key(runs: pd.DataFrame) -> str | None:
+    """The column whose values are the curves: the first of group, run_id, N that repeats and
+    under which each curve has each step once (a sweep's ``group`` names its design, so its
+    runs share steps: run_id is the curve then)."""
+    x = "step" if "step" in runs.columns else "x"
     for col in ("group", "run_id", "N"):
         if col in runs.columns and runs[col].nunique() < len(runs):
-            return col
+            if x not in runs.columns or not runs.duplicated([col, x]).any():
+                return col
     return None
 
 
