@@ -161,3 +161,18 @@ def test_size_check_counts_nested_functions(tmp_path: Path) -> None:
     probe.write_text(f"def outer():\n    def inner():\n{body}\n    return inner\n")
     found = long_functions(probe, MAX_FUNCTION_LINES)
     assert any("outer" in f for f in found) and any("inner" in f for f in found)
+
+
+def test_cli_start_up_loads_no_numerical_stack() -> None:
+    # `scalinglab --help` builds the app only; `laws list` needs numpy but not pandas
+    code = (
+        "import sys, scalinglab.cli.app\n"
+        "heavy = ('numpy', 'pandas', 'duckdb', 'scipy', 'torch', 'ray', 'matplotlib', 'plotly')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+        "import scalinglab.laws.registry\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    app_mods, laws_mods = out.stdout.strip().split("\n")
+    assert app_mods == "[]"
+    assert laws_mods == "['numpy']"

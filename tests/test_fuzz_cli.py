@@ -203,11 +203,11 @@ def test_plan_never_tracebacks(
 
 def test_fuzz_checker_catches_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     # the invoke() check itself fails on an uncaught exception planted in a command
-    from scalinglab.cli import lawscmd
+    from scalinglab.laws import registry
 
     def boom(name: str) -> None:
         raise RuntimeError("planted bug")
 
-    monkeypatch.setattr(lawscmd, "get_law", boom)
+    monkeypatch.setattr(registry, "get_law", boom)
     with pytest.raises(AssertionError, match="RuntimeError: planted bug"):
         invoke("laws", "show", "chinchilla")

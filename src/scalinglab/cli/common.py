@@ -20,26 +20,24 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import duckdb
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from scalinglab.data.ingest import read_runs
-from scalinglab.data.select import group_runs, select_runs
-from scalinglab.data.store import Store
 from scalinglab.errors import DataError, FitError, NotFittedError, ScalinglabError, StoreError
-from scalinglab.fit.objectives import Objective
-from scalinglab.fit.result import FitResult, FitSet, load_fits
-from scalinglab.laws.registry import get_law
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from scalinglab.fit.objectives import Objective
+    from scalinglab.fit.result import FitResult, FitSet
+
 
 logger = logging.getLogger(__name__)
-R = TypeVar("R", FitResult, FitSet, FitResult | FitSet)
+R = TypeVar("R", "FitResult", "FitSet", "FitResult | FitSet")
 
 MapOpt = Annotated[
     list[str] | None,
@@ -132,6 +130,9 @@ def print_notices(df: pd.DataFrame) -> None:
 
 
 def _jsonable(obj: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
     if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -166,6 +167,9 @@ def load_selection(
     Returns ``[(None, selected)]`` without ``group_by``, else ``[("col=value", part), ...]``.
     Notices (dropped duplicates, runs without the metric) are printed to stderr.
     """
+    from scalinglab.data.ingest import read_runs
+    from scalinglab.data.select import group_runs, select_runs
+
     runs = read_runs(source, mapping=parse_map(map))
     selected = select_runs(runs, metric=metric, where=where, x=x)
     print_notices(selected)
@@ -189,6 +193,9 @@ def load_runs(
 
 def load_fits_ref(ref: str, store: str | None) -> FitResult | FitSet:
     """A fit or fit set from a JSON file, or a fit from the store by id (or unique prefix)."""
+    from scalinglab.data.store import Store
+    from scalinglab.fit.result import load_fits
+
     p = Path(ref)
     if p.suffix.lower() == ".json" or p.exists():
         return load_fits(p)
@@ -199,6 +206,8 @@ def load_fits_ref(ref: str, store: str | None) -> FitResult | FitSet:
 
 def load_fit(ref: str, store: str | None) -> FitResult:
     """One fit (not a fit set) from a JSON file or the store."""
+    from scalinglab.fit.result import FitSet
+
     r = load_fits_ref(ref, store)
     if isinstance(r, FitSet):
         raise NotFittedError(
@@ -227,6 +236,9 @@ def objective_of(
     law: str, kind: str | None, space: str | None, delta: float, asymmetry: float
 ) -> Objective:
     """The objective the options ask for (the law's own kind when none is named)."""
+    from scalinglab.fit.objectives import Objective
+    from scalinglab.laws.registry import get_law
+
     # Objective validates kind and space itself (FitError naming the allowed values)
     return Objective(
         kind=kind or get_law(law).default_objective,  # type: ignore[arg-type]
@@ -239,6 +251,11 @@ def objective_of(
 def save_results(result: R, *, out: Path | None, store: str | bool | None, source: str) -> R:
     """Write ``--out`` first (so a store that cannot be written loses nothing), then keep each
     fit in the store (``store=False``: not kept) and rewrite ``--out`` with the fit ids."""
+    import duckdb
+
+    from scalinglab.data.store import Store
+    from scalinglab.fit.result import FitSet
+
     if out is not None:
         result.save(out)
     if store is False:

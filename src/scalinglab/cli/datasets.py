@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from scalinglab.cli.common import JsonOpt, emit_json, stdout_console, user_errors
-from scalinglab.data.datasets import dataset_card, export_dataset, get_dataset, list_datasets
+
+if TYPE_CHECKING:
+    pass
+
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +22,8 @@ app = typer.Typer(help="List, describe and export the bundled datasets.", no_arg
 @app.command("list")
 def list_(json_: JsonOpt = False) -> None:
     """List the bundled datasets."""
+    from scalinglab.data.datasets import list_datasets
+
     specs = list_datasets()
     if json_:
         emit_json(
@@ -42,6 +47,8 @@ def list_(json_: JsonOpt = False) -> None:
 @app.command("show")
 def show(name: Annotated[str, typer.Argument(help="Dataset name.")]) -> None:
     """Print a dataset's data card and its column mapping."""
+    from scalinglab.data.datasets import dataset_card, get_dataset
+
     with user_errors():
         spec = get_dataset(name)
         card = dataset_card(name)
@@ -60,6 +67,8 @@ def export(
     path: Annotated[str, typer.Argument(help="Output file, .csv or .parquet.")],
 ) -> None:
     """Export a dataset's canonical runs table (and its data card beside it)."""
+    from scalinglab.data.datasets import export_dataset
+
     with user_errors():
         out = export_dataset(name, path)
     stdout_console().print(f"wrote {out} and {out.with_suffix('.md')}", highlight=False)

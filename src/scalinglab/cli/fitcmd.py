@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -39,14 +38,12 @@ from scalinglab.cli.common import (
     stdout_console,
     user_errors,
 )
-from scalinglab.data.ingest import read_table
 from scalinglab.errors import FitError
-from scalinglab.fit.groups import fit_runs
-from scalinglab.fit.result import FitResult, FitSet
-from scalinglab.plan.compute_optimal import compute_optimal
-from scalinglab.trust.calibrate import calibrate
-from scalinglab.trust.predict import predict
-from scalinglab.trust.twostage import predict_two_stage
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from scalinglab.fit.result import FitResult, FitSet
 
 
 def _fmt(v: float) -> str:
@@ -199,6 +196,8 @@ def fit_cmd(
     ] = None,
 ) -> None:
     """Fit a law to runs: multi-start optimum, bootstrap intervals, warnings."""
+    from scalinglab.fit.groups import fit_runs
+
     with user_errors():
         shared_names = _check_fit_options(law, compute, shared, group_by, x)
         check_output(out, "--out")
@@ -236,6 +235,9 @@ def _calibrated(
     result: FitResult | FitSet, runs: pd.DataFrame, joint_by: str | None, skip: bool
 ) -> FitResult | FitSet:
     """The fit(s) with calibrated prediction intervals (each group on its own runs)."""
+    from scalinglab.fit.result import FitResult, FitSet
+    from scalinglab.trust.calibrate import calibrate
+
     if skip:
         return result
     if isinstance(result, FitResult):
@@ -244,6 +246,9 @@ def _calibrated(
 
 
 def _show(result: FitResult | FitSet, compute: float | None, json_out: bool) -> None:
+    from scalinglab.fit.result import FitSet
+    from scalinglab.plan.compute_optimal import compute_optimal
+
     fits = list(result) if isinstance(result, FitSet) else [result]
     if isinstance(result, FitSet):
         print_warnings(f"group {g} failed: {msg}" for g, msg in result.failed)
@@ -266,6 +271,10 @@ def _show(result: FitResult | FitSet, compute: float | None, json_out: bool) -> 
 def _points(
     points: Path | None, N: list[float] | None, D: list[float] | None, x: list[float] | None
 ) -> pd.DataFrame:
+    import pandas as pd
+
+    from scalinglab.data.ingest import read_table
+
     if points is not None:
         return read_table(points)
     cols = {k: v for k, v in (("N", N), ("D", D), ("x", x)) if v}
@@ -301,6 +310,10 @@ def predict_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Predict the target at new points, with a calibrated interval by default."""
+    from scalinglab.fit.result import FitSet
+    from scalinglab.trust.predict import predict
+    from scalinglab.trust.twostage import predict_two_stage
+
     with user_errors():
         result = load_fits_ref(fit_ref, store)
         frame = _points(points, N, D, x)

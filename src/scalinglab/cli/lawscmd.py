@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from scalinglab.cli.common import JsonOpt, emit_json, stdout_console, user_errors
-from scalinglab.laws.base import Law
-from scalinglab.laws.registry import get_law, list_laws
+
+if TYPE_CHECKING:
+    from scalinglab.laws.base import Law
+
 
 app = typer.Typer(help="The law catalogue.", no_args_is_help=True)
 
@@ -45,6 +47,8 @@ def law_record(lw: Law) -> dict[str, Any]:
 @app.command("list")
 def laws_list(json_out: JsonOpt = False) -> None:
     """List the laws."""
+    from scalinglab.laws.registry import list_laws
+
     rows = [
         {
             "name": lw.name,
@@ -70,6 +74,8 @@ def laws_list(json_out: JsonOpt = False) -> None:
 @app.command("show")
 def laws_show(name: str, json_out: JsonOpt = False) -> None:
     """Formula, variables, parameters, notes and citation of one law."""
+    from scalinglab.laws.registry import get_law
+
     with user_errors():
         lw = get_law(name)
         rec = law_record(lw)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -21,7 +21,10 @@ from scalinglab.cli.common import (
     user_errors,
 )
 from scalinglab.errors import FitError
-from scalinglab.plan.planner import Plan, plan
+
+if TYPE_CHECKING:
+    from scalinglab.plan.planner import Plan
+
 
 _ROWS = (
     ("N", "N (parameters)"),
@@ -176,6 +179,8 @@ def plan_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Plan a training run: N, D, loss, LR, batch, shape and cost, with intervals."""
+    from scalinglab.plan.planner import plan
+
     with user_errors():
         if compute is None and target_loss is None:
             raise FitError("give --compute FLOP (e.g. --compute 1e24) or --target-loss LOSS.")

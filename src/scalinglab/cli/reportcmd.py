@@ -32,7 +32,10 @@ from scalinglab.cli.common import (
     user_errors,
 )
 from scalinglab.errors import DataError
-from scalinglab.fit.result import FitResult
+
+if TYPE_CHECKING:
+    from scalinglab.fit.result import FitResult
+
 
 if TYPE_CHECKING:
     from scalinglab.report.build import ReportInputs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -18,8 +18,10 @@ from scalinglab.cli.common import (
     stdout_console,
     user_errors,
 )
-from scalinglab.data.ingest import read_runs
-from scalinglab.data.store import Store
+
+if TYPE_CHECKING:
+    pass
+
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ def import_(
     json_: JsonOpt = False,
 ) -> None:
     """Validate runs and store them as one import; print its id."""
+    from scalinglab.data.ingest import read_runs
+    from scalinglab.data.store import Store
+
     with user_errors():
         runs = read_runs(source, mapping=parse_map(map))
         with Store.open(store) as st:
@@ -74,6 +79,8 @@ def import_(
 @app.command("list")
 def list_(store: StoreOpt = None, json_: JsonOpt = False) -> None:
     """List the imports in the store with their row counts."""
+    from scalinglab.data.store import Store
+
     with user_errors(), Store.open(store, read_only=True) as st:
         imports = st.list_imports()
     if json_:
@@ -100,6 +107,8 @@ def export(
     store: StoreOpt = None,
 ) -> None:
     """Export stored runs (the canonical wide table) to CSV or Parquet."""
+    from scalinglab.data.store import Store
+
     with user_errors(), Store.open(store, read_only=True) as st:
         out = st.export_runs(path, import_id=import_id)
     stdout_console().print(f"wrote {out}", highlight=False)

@@ -7,7 +7,7 @@ only inside the commands that train or calibrate.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -21,8 +21,10 @@ from scalinglab.cli.common import (
     stdout_console,
     user_errors,
 )
-from scalinglab.sweep.spec import load_spec
-from scalinglab.sweep.workdir import WorkDir
+
+if TYPE_CHECKING:
+    from scalinglab.sweep.workdir import WorkDir
+
 
 app = typer.Typer(
     help="Design, train and watch a sweep of small training runs.", no_args_is_help=True
@@ -57,6 +59,8 @@ def plan_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """Print every run (shape, N with and without embeddings, D, FLOP, key) and the wall time."""
+    from scalinglab.sweep.spec import load_spec
+
     with user_errors():
         from scalinglab.sweep.runner import prepare
 
@@ -123,6 +127,8 @@ def run_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """Train every run not yet stored (resuming interrupted ones); store each as it finishes."""
+    from scalinglab.sweep.spec import load_spec
+
     with user_errors():
         from scalinglab.sweep.runner import run_sweep
 
@@ -156,6 +162,9 @@ def run_cmd(
 
 def _workdir(file: str, workdir: str | None) -> tuple[str, WorkDir]:
     """A sweep file, or the bare name of a sweep, to its work directory."""
+    from scalinglab.sweep.spec import load_spec
+    from scalinglab.sweep.workdir import WorkDir
+
     name = load_spec(file).name if Path(file).exists() else file
     return name, WorkDir.for_sweep(name, workdir)
 

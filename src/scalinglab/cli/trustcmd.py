@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -30,10 +30,9 @@ from scalinglab.cli.common import (
 )
 from scalinglab.cli.fitcmd import AsymOpt, DeltaOpt, FixOpt, ObjectiveOpt, SpaceOpt, WeightsOpt
 from scalinglab.errors import FitError
-from scalinglab.fit.result import FitResult
-from scalinglab.trust.backtest import backtest
-from scalinglab.trust.diagnose import diagnose
-from scalinglab.trust.select import errors_from_selection, pooled_scores
+
+if TYPE_CHECKING:
+    from scalinglab.fit.result import FitResult
 
 
 def backtest_cmd(
@@ -83,6 +82,9 @@ def backtest_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Fit each law on the runs left after the holdout and score its predictions of the held-out runs: RMSE of log values, mean/max relative error, interval coverage."""
+    from scalinglab.trust.backtest import backtest
+    from scalinglab.trust.select import errors_from_selection, pooled_scores
+
     with user_errors():
         laws = [_law_or_fit(name) for name in law]
         named = next((n for n in law if not n.lower().endswith(".json") and n != "auto"), None)
@@ -152,6 +154,8 @@ def diagnose_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Flag inverse scaling, U shapes, breaks, plateaus, emergence, too few points, unidentifiable fits and far extrapolation."""
+    from scalinglab.trust.diagnose import diagnose
+
     with user_errors():
         target = {
             k: v for k, v in (("N", target_n), ("D", target_d), ("x", target_x)) if v is not None

@@ -13,12 +13,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.errors import DataError, FitError
 from scalinglab.laws.base import FloatArray
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 # rows listed in an error message before "and K more"
 _SHOWN = 20
@@ -79,6 +83,8 @@ def numeric_columns(
     Raises :class:`FitError` for missing columns (all named at once) and :class:`DataError` for
     non-numeric, non-finite or out-of-range values (every bad row listed, 1-based).
     """
+    import pandas as pd
+
     require_columns(frame, law, columns)
     out: dict[str, FloatArray] = {}
     for c in columns:

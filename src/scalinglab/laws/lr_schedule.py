@@ -59,14 +59,18 @@ figures), so none is bundled; the tests check the formula against a plain comput
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.errors import DataError
 from scalinglab.laws._law_columns import Column, bad_rows_message, require_columns
 from scalinglab.laws._starts import floor_starts, term_starts
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 #: Decay factor lambda of the annealing momentum (Tissue et al. 2024, section 3).
 LAMBDA = 0.999
@@ -125,6 +129,8 @@ def annealing_areas(
 
 def _prepare(frame: pd.DataFrame) -> dict[str, FloatArray]:
     """S1 and S2 for every row of a loss-curve table (rows in the table's own order)."""
+    import pandas as pd
+
     require_columns(frame, "lr_schedule", _COLUMNS)
     step = pd.to_numeric(frame["step"], errors="coerce").to_numpy(dtype=float)
     lr = pd.to_numeric(frame["lr"], errors="coerce").to_numpy(dtype=float)

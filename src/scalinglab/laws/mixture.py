@@ -39,9 +39,9 @@ of each experiment; the tests check the formula against a plain computation.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.errors import DataError, FitError
 from scalinglab.laws._law_columns import Column, bad_rows_message, numeric_columns
@@ -56,6 +56,10 @@ from scalinglab.laws.base import (
     column,
     log_sum_exp,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 PREFIX = "mix_"
 #: Proportions of a row must sum to 1 within this (rounded proportions, e.g. 0.333 x 3).

@@ -28,12 +28,16 @@ no published set is bundled (add one citing the table). Eq. 2's saturating trans
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.laws._law_columns import Column, numeric_columns
 from scalinglab.laws.base import FloatArray, Law, Param, column
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 _COLUMNS = (
     Column("N", "parameters of the underlying dense model (the routed model's FLOPs per token)"),

@@ -29,13 +29,17 @@ their fitting code and check the equivalences their law demonstration reports.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.laws._law_columns import Column, numeric_columns
 from scalinglab.laws._starts import floor_starts, log_mid, spread
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 _COLUMNS = (
     Column("N", "non-embedding parameters"),

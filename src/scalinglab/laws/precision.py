@@ -33,13 +33,17 @@ from the sources available here, so no published set is bundled (add one citing 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.laws._law_columns import Column, numeric_columns
 from scalinglab.laws._starts import chinchilla_starts
 from scalinglab.laws.base import FloatArray, Law, Param, column, log_sum_exp
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 _COLUMNS = (
     Column("N", "parameters"),

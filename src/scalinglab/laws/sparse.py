@@ -41,15 +41,19 @@ bundled.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.errors import DataError
 from scalinglab.laws._law_columns import Column, numeric_columns
 from scalinglab.laws._starts import chinchilla_starts
 from scalinglab.laws.base import FloatArray, Jacobian, Law, Param, column
 from scalinglab.laws.chinchilla import LAW as _CHINCHILLA
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 _COLUMNS = (
     Column("N_avg", "non-zero parameters averaged over the training tokens (N for a dense run)"),

@@ -38,12 +38,16 @@ alpha1 = beta in that fit; this law leaves them free, so a refit of their data d
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.laws._law_columns import Column, numeric_columns
 from scalinglab.laws.base import EXP_CLIP, FloatArray, Law, Param, column
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 _COLUMNS = (
     Column("N_nv", "non-vocabulary (non-embedding) parameters"),
