@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,10 @@ def test_mlflow_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         read_mlflow(tmp_path / "mlruns", experiment="Default")
     with pytest.raises(DataError, match="MLflow cannot read the tracking store"):
         read_mlflow("notascheme://host/x")
+    # a file is read as a sqlite store (mlflow-skinny cannot, full mlflow finds no database)
+    (tmp_path / "notes.db").write_text("not a database")
+    with pytest.raises(DataError, match="MLflow cannot read the tracking store sqlite:///"):
+        read_mlflow(tmp_path / "notes.db")
 
 
 # --- W&B ---------------------------------------------------------------------------------
@@ -238,6 +243,29 @@ def test_wandb_offline_every_value_comes_back(tmp_path: Path, wandb_offline: Any
     check_curves(single, {"small": expected["small"]}, rel=1e-12)
 
 
+def test_wandb_records_across_blocks(tmp_path: Path, wandb_offline: Any) -> None:
+    """A long run: the .wandb file spans many 32 KiB blocks, and a 70 kB config value is one
+    record split into FIRST, MIDDLE and LAST chunks."""
+    notes = "".join(chr(97 + i % 26) for i in range(70_000))
+    run = wandb_offline.init(
+        project="scaling",
+        name="long",
+        dir=str(tmp_path),
+        mode="offline",
+        config={"notes": notes},
+        settings=wandb_offline.Settings(x_disable_stats=True, x_disable_meta=True),
+    )
+    losses = {step: 4.0 / (1.0 + step) ** 0.3 for step in range(1500)}
+    for step, loss in losses.items():
+        run.log({"loss": loss}, step=step)
+    run.finish()
+    file = next((tmp_path / "wandb").rglob("run-*.wandb"))
+    assert file.stat().st_size > 4 * 32768
+    runs = read_tracker("wandb", file)
+    assert first(runs, "long", "notes") == notes
+    assert dict(zip(runs["step"].astype(int), runs["loss"], strict=True)) == losses
+
+
 def test_wandb_history_downloads(tmp_path: Path) -> None:
     pytest.importorskip("wandb")
     # a chart's "Export CSV": Step, "<run> - <metric>", with __MIN/__MAX columns
@@ -291,6 +319,27 @@ def test_unknown_tracker_and_missing_library(tmp_path: Path) -> None:
         read_tracker("comet", tmp_path)
     with pytest.raises(DataError, match=r"pip install 'scalinglab\[mlflow\]'"):
         require("no_such_tracker_lib", extra="mlflow", what="--from mlflow")
+
+
+@pytest.mark.parametrize(
+    ("tracker", "module"),
+    [("tensorboard", "tensorboard"), ("mlflow", "mlflow"), ("wandb", "wandb")],
+)
+def test_missing_library_says_which_extra(
+    tracker: str, module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the tracker's package, the error names the extra that installs it."""
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "meta.yaml").write_text("name: exp\n")
+    (tmp_path / "run-1.wandb").write_bytes(b":W&B")
+    (tmp_path / "events.out.tfevents.1.host").write_bytes(b"")
+    target = tmp_path / "run-1.wandb" if tracker == "wandb" else tmp_path
+    for name in list(sys.modules):
+        if name == module or name.startswith(f"{module}."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    with pytest.raises(DataError, match=rf"pip install 'scalinglab\[{tracker}\]'"):
+        read_tracker(tracker, target)
 
 
 def test_long_table_checks_names() -> None:

@@ -125,8 +125,14 @@ def read_mlflow(
         except DataError:
             raise
         except Exception as exc:  # MlflowException and the store's own errors
+            hint = (
+                " sqlite stores need the full mlflow package (pip install mlflow), not "
+                "mlflow-skinny."
+                if uri.startswith("sqlite:")
+                else ""
+            )
             raise DataError(
                 f"{where}: MLflow cannot read the tracking store {uri} "
-                f"({type(exc).__name__}: {exc}). Check the path or URI."
+                f"({type(exc).__name__}: {exc}). Check the path or URI.{hint}"
             ) from exc
     return long_table(runs, source=f"mlflow:{where}", where=where)
