@@ -116,6 +116,27 @@ def test_tensorboard_errors(tmp_path: Path) -> None:
         read_tracker("tensorboard", tmp_path / "logs", mapping={"N": "n_param"})
 
 
+def test_tensorboard_restarted_run(tmp_path: Path) -> None:
+    """A run restarted from step 10 logs steps 10 and 20 again: different values are an error,
+    the same values once more are dropped with a notice."""
+    tb = pytest.importorskip("torch.utils.tensorboard")
+    for attempt, losses in enumerate(({0: 3.0, 10: 2.5, 20: 2.25}, {10: 2.5, 20: 2.0})):
+        writer = tb.SummaryWriter(str(tmp_path / "run"), filename_suffix=f".attempt{attempt}")
+        for step, loss in losses.items():
+            writer.add_scalar("loss", loss, step)
+        writer.close()
+    with pytest.raises(DataError, match=r"run: 'loss' at step 20 \(2.25, 2.0\).*Keep one"):
+        read_tracker("tensorboard", tmp_path)
+    second = next(tmp_path.glob("run/*.attempt1"))
+    second.unlink()
+    writer = tb.SummaryWriter(str(tmp_path / "run"), filename_suffix=".attempt2")
+    writer.add_scalar("loss", 2.5, 10)
+    writer.close()
+    runs = read_tracker("tensorboard", tmp_path)
+    assert dict(zip(runs["step"], runs["loss"], strict=True)) == {0: 3.0, 10: 2.5, 20: 2.25}
+    assert any("dropped 1 exact duplicate rows" in n for n in runs.attrs["notices"])
+
+
 def test_tensorboard_run_without_scalars(tmp_path: Path) -> None:
     tb = pytest.importorskip("torch.utils.tensorboard")
     writer = tb.SummaryWriter(str(tmp_path / "empty"))

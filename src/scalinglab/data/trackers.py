@@ -89,6 +89,7 @@ def long_table(runs: Sequence[TrackerRun], *, source: str, where: str) -> pd.Dat
             f"({capped(empty)}). Log the loss as a scalar (e.g. add_scalar / log_metric / "
             "wandb.log) and point at the folder that holds those runs."
         )
+    _check_repeats(runs, where)
     names = sorted({k for run in runs for k in run.params})
     rows: list[dict[str, Any]] = []
     for run in runs:
@@ -103,6 +104,24 @@ def long_table(runs: Sequence[TrackerRun], *, source: str, where: str) -> pd.Dat
         [f"{where}: runs without scalar values, left out: {capped(empty)}"] if empty else []
     )
     return table
+
+
+def _check_repeats(runs: Sequence[TrackerRun], where: str) -> None:
+    """A metric logged twice at one step of a run with different values is an error (which
+    one is the curve?); exact repeats are dropped later with a notice."""
+    repeats: list[str] = []
+    for run in runs:
+        seen: dict[tuple[int, str], float] = {}
+        for step, metric, value in run.points:
+            before = seen.setdefault((step, metric), value)
+            if before != value:
+                repeats.append(f"{run.name}: {metric!r} at step {step} ({before!r}, {value!r})")
+    if repeats:
+        raise DataError(
+            f"{where}: metrics logged more than once at the same step with different values "
+            f"(a restarted run that logged those steps again?): {capped(repeats)}. Keep one "
+            "attempt's logs (move the other's files away) or log each attempt as its own run."
+        )
 
 
 def unique_names(names: Iterable[tuple[str, str]]) -> list[str]:
