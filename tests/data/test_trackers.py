@@ -245,6 +245,9 @@ def test_wandb_offline_every_value_comes_back(tmp_path: Path, wandb_offline: Any
             run.log({"loss": loss, "val/loss": val, "note": "text is not a metric"}, step=step)
         ids[name] = run.id
         run.finish()
+    # finish() can return before wandb's service has written the last records; teardown
+    # waits for it (without this, a run's history was missing in 1 of 4 tries here)
+    wandb_offline.teardown()
     runs = read_tracker(
         "wandb",
         tmp_path / "wandb",
@@ -280,6 +283,7 @@ def test_wandb_records_across_blocks(tmp_path: Path, wandb_offline: Any) -> None
     for step, loss in losses.items():
         run.log({"loss": loss}, step=step)
     run.finish()
+    wandb_offline.teardown()  # see test_wandb_offline_every_value_comes_back
     file = next((tmp_path / "wandb").rglob("run-*.wandb"))
     assert file.stat().st_size > 4 * 32768
     runs = read_tracker("wandb", file)
