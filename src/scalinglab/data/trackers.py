@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -157,7 +157,8 @@ def read_wandb(path: str | os.PathLike[str]) -> pd.DataFrame:
     return read(path)
 
 
-TRACKERS: dict[str, Any] = {
+#: Tracker name (``--from``) -> reader returning the long runs table.
+TRACKERS: dict[str, Callable[[str | os.PathLike[str]], pd.DataFrame]] = {
     "tensorboard": read_tensorboard,
     "mlflow": read_mlflow,
     "wandb": read_wandb,

@@ -79,9 +79,6 @@ def _number(value: Any) -> float | None:
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
     if isinstance(value, dict):
-        if set(value) == {"value"}:  # config.yaml style {"key": {"value": v}}
-            _flatten(prefix, value["value"], out)
-            return
         for key, sub in value.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), sub, out)
     elif isinstance(value, list):
