@@ -34,8 +34,19 @@ app = typer.Typer(
 def import_(
     source: Annotated[
         str,
-        typer.Argument(help="Runs file (.csv, .parquet, .json, .jsonl) or bundled dataset name."),
+        typer.Argument(
+            help="Runs file (.csv, .parquet, .json, .jsonl) or bundled dataset name; with "
+            "--from, the tracker's log folder, file or URI."
+        ),
     ],
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Read SOURCE with a tracker's library: tensorboard (log dir), mlflow "
+            "(mlruns/ folder or tracking URI) or wandb (wandb/ folder or downloaded history).",
+        ),
+    ] = None,
     map: MapOpt = None,
     store: StoreOpt = None,
     again: Annotated[
@@ -52,7 +63,13 @@ def import_(
     from scalinglab.data.store import Store
 
     with user_errors():
-        runs = read_runs(source, mapping=parse_map(map))
+        mapping = parse_map(map)
+        if from_ is None:
+            runs = read_runs(source, mapping=mapping)
+        else:
+            from scalinglab.data.trackers import read_tracker  # trackers' libraries load late
+
+            runs = read_tracker(from_, source, mapping=mapping)
         with Store.open(store) as st:
             import_id = st.import_runs(runs, source=str(runs.attrs["source"]), again=again)
             path = st.path
