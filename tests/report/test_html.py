@@ -179,9 +179,18 @@ def test_report_renders_in_chromium_offline(
                 lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None,
             )
             page.goto(page_file.resolve().as_uri(), wait_until="load")
-            page.wait_for_function(
-                "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 6"
+            page.wait_for_function("document.body.dataset.plotly !== undefined")
+            assert page.evaluate("document.body.dataset.plotly") == "ready", page.inner_text(
+                "#plotly-status"
             )
+            # plotly.js came from the compressed bundle, and every figure was drawn after it
+            targets = page.evaluate(
+                "[...document.querySelectorAll('script.plotly-figure')].map(e => e.dataset.target)"
+            )
+            log = page.evaluate("window.scalinglabReport.log")
+            assert log == ["plotly", *targets], log
+            assert page.evaluate("typeof Plotly.newPlot") == "function"
+            assert page.inner_text("#plotly-status").strip() == ""
             plots = page.locator(".js-plotly-plot")
             n = plots.count()
             assert n >= 6  # fit, residuals, bootstrap, frontier, isoflop, backtest
@@ -272,3 +281,34 @@ def test_sweep_curves_are_drawn_one_line_per_run(tmp_path: Path) -> None:
     finals.to_csv(path, index=False)
     with pytest.raises(DataError, match="no 'step' column; export a sweep's curves"):
         curves_of(str(path), None)
+
+
+def test_bundle_is_the_installed_plotly_compressed(chinchilla_report: dict[str, Any]) -> None:
+    """The page carries plotly.js gzip-compressed in base64 (not the plain 4.8 MB script): it
+    decompresses, independently of scalinglab, to exactly the installed plotly.min.js."""
+    import base64
+    import gzip
+
+    from plotly.offline import get_plotlyjs
+
+    text = chinchilla_report["html"].read_text(encoding="utf-8")
+    m = re.search(r'<script type="application/octet-stream" id="plotly-gz">([^<]*)</script>', text)
+    assert m is not None
+    plain = get_plotlyjs()
+    assert gzip.decompress(base64.b64decode(m.group(1))).decode("utf-8") == plain
+    assert plain[:2000] not in text  # the plain script is not inlined as well
+    # compressed, the page is well under half the plain bundle's size (issue 15: <= 2.5 MB)
+    assert len(text.encode("utf-8")) <= 2_500_000 < len(plain.encode("utf-8"))
+
+
+def test_figure_json_cannot_end_its_script_element() -> None:
+    import plotly.graph_objects as go
+
+    from scalinglab.report.html_bundle import figure_div
+
+    fig = go.Figure(go.Scatter(x=[1], y=[2], text=["</script><script>alert(1)</script>"]))
+    div = figure_div(fig, "fig-x")
+    body = div.split('class="plotly-figure" data-target="fig-x">', 1)[1]
+    assert body.count("</script>") == 1 and body.endswith("</script></div>")
+    payload = json.loads(body[: -len("</script></div>")])
+    assert payload["data"][0]["text"] == ["</script><script>alert(1)</script>"]

@@ -1,4 +1,5 @@
-"""A self-contained HTML report of a fit: one file, plotly.js inlined, no network needed.
+"""A self-contained HTML report of a fit: one file, plotly.js inlined (gzip-compressed,
+decompressed by the browser: :mod:`scalinglab.report.html_bundle`), no network needed.
 
 Sections: the law (formula, citation, the law's notes), the fit summary (parameters with
 intervals, search and bootstrap statistics, warnings), interactive plotly figures
@@ -20,14 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.offline import get_plotlyjs
 
 from scalinglab._version import __version__
 from scalinglab.errors import ScalinglabError
 from scalinglab.fit.result import FitResult
 from scalinglab.report import analysis as an
 from scalinglab.report.build import ReportInputs
+from scalinglab.report.html_bundle import bundle_scripts, figure_div
 from scalinglab.report.html_figures import (
     figure_backtest,
     figure_bootstrap,
@@ -52,14 +52,7 @@ ul.warnings li{color:#8a4b00;}.meta{color:#555;font-size:0.9em;}
 
 
 def _div(fig: go.Figure, div_id: str) -> str:
-    out: str = pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
-    )
-    return f'<div class="figure">{out}</div>'
+    return figure_div(fig, div_id)
 
 
 def _section(title: str, body: str, *, sid: str) -> str:
@@ -79,12 +72,12 @@ def render_html(inputs: ReportInputs, *, title: str | None = None) -> str:
         parts.append(_section("Plan", plan_table(inputs.plan), sid="plan-section"))
     parts.append(
         f'<p class="meta">Made by scalinglab {escape(__version__)}; opens without a network '
-        "(plotly.js is inlined).</p>"
+        "(plotly.js is inlined, gzip-compressed, and decompressed by the browser).</p>"
     )
+    parts.append(bundle_scripts())
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(heading)}</title><style>{_CSS}</style>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script></head>\n<body>'
+        f"<title>{escape(heading)}</title><style>{_CSS}</style></head>\n<body>"
         + "\n".join(parts)
         + "\n</body></html>\n"
     )
