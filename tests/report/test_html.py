@@ -69,6 +69,12 @@ def chinchilla_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
         "fit.json",
         "--compute",
         "1e24",
+        "--inference-tokens",
+        "1e13",
+        "--unique-tokens",
+        "1e12",
+        "--target-loss",
+        "2.0",
         "--json",
         cwd=d,
     )
@@ -115,6 +121,51 @@ def test_report_without_law_notes_has_no_notes_line() -> None:
     assert r.law == "power_law" and get_law("power_law").notes == ""
     page = render_html(ReportInputs(r))
     assert 'id="law-notes"' not in page and 'id="formula"' in page
+
+
+def _plan_cells(text: str, plan: str) -> list[float]:
+    m = re.search(rf'<tr data-plan="{plan}">(.*?)</tr>', text)
+    assert m is not None, plan
+    return [float(v) for v in re.findall(r'data-value="([^"]*)"', m.group(1))]
+
+
+def test_report_plan_alternatives(chinchilla_report: dict[str, Any]) -> None:
+    """The alternatives table against independent arithmetic on the fitted parameters:
+    compute-optimal N* from Hoffmann et al. 2022 (arXiv:2203.15556) appendix D.2,
+    N* = G (C/6)^(beta/(alpha+beta)) with G = (alpha A / (beta B))^(1/(alpha+beta)), D* = C/(6N*);
+    inference-aware: inference FLOP = 2 N D_inf (Sardana et al. 2023, arXiv:2401.00448)."""
+    text = chinchilla_report["html"].read_text(encoding="utf-8")
+    p = json.loads(chinchilla_report["fit"].read_text())["params"]
+    a, b = p["alpha"], p["beta"]
+    g = (a * p["A"] / (b * p["B"])) ** (1 / (a + b))
+    n_opt = g * (1e24 / 6) ** (b / (a + b))
+    co = _plan_cells(text, "compute_optimal")  # N, D, D/N, loss, C: value low high each
+    assert co[0] == pytest.approx(n_opt, rel=1e-6)
+    assert co[3] == pytest.approx(1e24 / 6 / n_opt, rel=1e-6)
+    assert co[12:15] == [1e24, 1e24, 1e24]
+    inf = _plan_cells(text, "inference_aware")
+    assert inf[15] == pytest.approx(2 * inf[0] * 1e13, rel=1e-9)  # inference C
+    assert inf[18] == pytest.approx(inf[12] + inf[15], rel=1e-9)  # total C
+    assert inf[0] < co[0]  # serving 1e13 tokens favours a smaller model trained longer
+    tl = _plan_cells(text, "target_loss")
+    assert tl[9] == pytest.approx(2.0, rel=1e-6)  # reaches the loss asked for
+    assert (
+        '<tr data-plan="data_constrained"><td class="name">data_constrained (recommended)' in text
+    )
+    for tid in ("plan-shapes", "plan-hyper", "plan-cost"):
+        assert f'id="{tid}"' in text
+
+
+def test_plan_section_of_a_target_loss_only() -> None:
+    from scalinglab.report.build import plan_for_report
+
+    r = planted_fit()
+    p = r.params  # the loss of N = 1e9, D = 2e10 by the law's formula (Hoffmann et al. eq. 2)
+    loss = p["E"] + p["A"] / 1e9 ** p["alpha"] + p["B"] / 2e10 ** p["beta"]
+    plan = plan_for_report(r, None, target_loss=loss)
+    page = render_html(ReportInputs(r, plan=plan))
+    assert [m for m in re.findall(r'<tr data-plan="([^"]*)">', page)] == ["target_loss"]
+    assert _plan_cells(page, "target_loss")[9] == pytest.approx(loss, rel=1e-6)
 
 
 def test_report_parameters_equal_the_fit_json(chinchilla_report: dict[str, Any]) -> None:
@@ -212,6 +263,17 @@ def test_report_renders_in_chromium_offline(
                 raw = cell.get_attribute("data-value")
                 assert raw == repr(value) and float(raw) == value, name
                 assert cell.inner_text().strip() == format(value, ".6g"), name
+            # the plan's tables: one row per alternative, shapes, hyperparameters, cost
+            rows = page.locator("#plan-alternatives tr[data-plan]")
+            assert [rows.nth(i).get_attribute("data-plan") for i in range(rows.count())] == [
+                "compute_optimal",
+                "inference_aware",
+                "data_constrained",
+                "target_loss",
+            ]
+            for tid in ("plan", "plan-shapes", "plan-hyper", "plan-cost"):
+                assert page.locator(f"#{tid}").is_visible(), tid
+                assert page.locator(f"#{tid} td").count() >= 3, tid
             page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         finally:
             ctx.close()

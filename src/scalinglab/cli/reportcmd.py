@@ -168,6 +168,24 @@ def report_cmd(
         float | None,
         typer.Option("--compute", help="Add the plan at this budget (FLOP), e.g. 1e24."),
     ] = None,
+    target_loss: Annotated[
+        float | None,
+        typer.Option("--target-loss", help="Add the plan reaching this loss (the fit's metric)."),
+    ] = None,
+    inference_tokens: Annotated[
+        float,
+        typer.Option(
+            "--inference-tokens",
+            help="Tokens served over the model's life: adds the inference-aware plan.",
+        ),
+    ] = 0.0,
+    unique_tokens: Annotated[
+        float | None,
+        typer.Option(
+            "--unique-tokens",
+            help="Unique data (tokens) available: adds the data-constrained plan.",
+        ),
+    ] = None,
     curves: Annotated[
         str | None,
         typer.Option(
@@ -206,6 +224,9 @@ def report_cmd(
             holdout=holdout,
             no_backtest=no_backtest,
             compute=compute,
+            target_loss=target_loss,
+            inference_tokens=inference_tokens,
+            unique_tokens=unique_tokens,
             seed=seed,
             workers=resolve_workers(workers),
             store=store,

@@ -93,20 +93,28 @@ def backtest_for_report(
     return bt, spec
 
 
-def plan_for_report(result: FitResult, compute: float) -> dict[str, Any]:
-    """The plan at ``compute`` FLOP as a JSON-like mapping: :func:`scalinglab.plan.plan` when
-    that module offers it, else the compute-optimal allocation
-    (:func:`scalinglab.plan.compute_optimal`)."""
-    import scalinglab.plan as planning
+def plan_for_report(
+    result: FitResult,
+    compute: float | None,
+    *,
+    target_loss: float | None = None,
+    inference_tokens: float = 0.0,
+    unique_tokens: float | None = None,
+) -> dict[str, Any]:
+    """The plan (:func:`scalinglab.plan.plan`) as a JSON-like mapping: at ``compute`` FLOP
+    and/or for ``target_loss`` (the fit's metric unit), inference-aware when
+    ``inference_tokens`` > 0 (tokens served over the model's life), data-constrained when
+    ``unique_tokens`` is given; every plan computed is in its ``plans``."""
+    from scalinglab.plan import plan
 
-    full = getattr(planning, "plan", None)
-    if callable(full):
-        made = full(result, compute=compute)
-        as_dict = getattr(made, "as_dict", None)
-        if callable(as_dict):
-            out: dict[str, Any] = dict(as_dict())
-            return out
-    return dict(planning.compute_optimal(result, compute).as_dict())
+    made = plan(
+        result,
+        compute=compute,
+        target_loss=target_loss,
+        inference_tokens=inference_tokens,
+        unique_tokens=unique_tokens,
+    )
+    return dict(made.as_dict())
 
 
 def is_fit_file(ref: str) -> bool:
@@ -155,10 +163,14 @@ def gather(
     store: str | None = None,
     progress: Callable[[int], None] | None = None,
     curves: str | None = None,
+    target_loss: float | None = None,
+    inference_tokens: float = 0.0,
+    unique_tokens: float | None = None,
 ) -> ReportInputs:
     """Everything a report of ``source`` shows. ``source`` is runs (a file or bundled dataset:
     ``law``, default :func:`scalinglab.trust.select.default_law`, is fitted to them) or a fit
-    (a JSON file or store id; ``data`` then gives the runs to backtest it on)."""
+    (a JSON file or store id; ``data`` then gives the runs to backtest it on). The plan is made
+    when ``compute`` or ``target_loss`` is given (:func:`plan_for_report`)."""
 
     def runs_of(ref: str) -> pd.DataFrame:
         return select_runs(
@@ -195,7 +207,15 @@ def gather(
         bt, spec = backtest_for_report(
             result, runs, holdout=holdout, n_boot=backtest_bootstrap, seed=seed, workers=workers
         )
-    plan = plan_for_report(result, compute) if compute is not None else None
+    plan = None
+    if compute is not None or target_loss is not None:
+        plan = plan_for_report(
+            result,
+            compute,
+            target_loss=target_loss,
+            inference_tokens=inference_tokens,
+            unique_tokens=unique_tokens,
+        )
     return ReportInputs(
         result=result, runs=runs, backtest=bt, holdout=spec, plan=plan,
         curves=None if curves is None else curves_of(curves, mapping),

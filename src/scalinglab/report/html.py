@@ -37,7 +37,8 @@ from scalinglab.report.html_figures import (
     figure_isoflop,
     figure_residuals,
 )
-from scalinglab.report.html_tables import escape, fit_facts, params_table, plan_table, table
+from scalinglab.report.html_plan import plan_section
+from scalinglab.report.html_tables import escape, fit_facts, params_table, table
 
 _CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222;}
@@ -69,7 +70,7 @@ def render_html(inputs: ReportInputs, *, title: str | None = None) -> str:
     if inputs.backtest is not None and inputs.runs is not None:
         parts.append(_section("Backtest", _backtest(inputs), sid="backtest-section"))
     if inputs.plan is not None:
-        parts.append(_section("Plan", plan_table(inputs.plan), sid="plan-section"))
+        parts.append(_section("Plan", plan_section(inputs.plan), sid="plan-section"))
     parts.append(
         f'<p class="meta">Made by scalinglab {escape(__version__)}; opens without a network '
         "(plotly.js is inlined, gzip-compressed, and decompressed by the browser).</p>"
