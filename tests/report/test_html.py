@@ -168,6 +168,25 @@ def test_plan_section_of_a_target_loss_only() -> None:
     assert _plan_cells(page, "target_loss")[9] == pytest.approx(loss, rel=1e-6)
 
 
+def test_report_outliers_against_the_fit_residuals(chinchilla_report: dict[str, Any]) -> None:
+    """The outlier table equals an independent modified z-score (Iglewicz and Hoaglin 1993) of
+    the residuals in the fit's JSON: 0.6745 (r - median) / MAD, |z| > 3.5, largest first."""
+    import numpy as np
+
+    fit = json.loads(chinchilla_report["fit"].read_text())
+    r = np.array(fit["residuals"], dtype=float)
+    z = 0.6745 * (r - np.median(r)) / np.median(np.abs(r - np.median(r)))
+    ids = np.array(fit["data"]["run_id"])
+    order = np.argsort(-np.abs(z))
+    expected = [str(ids[i]) for i in order if abs(z[i]) > 3.5]
+    text = chinchilla_report["html"].read_text(encoding="utf-8")
+    table = re.search(r'<table id="outliers">(.*?)</table>', text)
+    assert table is not None
+    assert re.findall(r'<tr data-run="([^"]*)">', table.group(1)) == expected
+    # with loss < 3.44 the next under-trained small runs are flagged first (rows 6, 11, 12)
+    assert expected[:3] == [f"chinchilla_epoch:{k}" for k in (6, 11, 12)]
+
+
 def test_report_parameters_equal_the_fit_json(chinchilla_report: dict[str, Any]) -> None:
     fit = json.loads(chinchilla_report["fit"].read_text())
     shown = parameter_values(chinchilla_report["html"].read_text(encoding="utf-8"))
@@ -271,6 +290,9 @@ def test_report_renders_in_chromium_offline(
                 "data_constrained",
                 "target_loss",
             ]
+            # the diagnostics: findings (or the line saying there are none) and the outliers
+            assert page.locator("#diagnose").is_visible()
+            assert page.locator("#outliers tr[data-run]").count() >= 1
             for tid in ("plan", "plan-shapes", "plan-hyper", "plan-cost"):
                 assert page.locator(f"#{tid}").is_visible(), tid
                 assert page.locator(f"#{tid} td").count() >= 3, tid

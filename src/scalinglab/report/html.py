@@ -6,7 +6,9 @@ intervals, search and bootstrap statistics, warnings), interactive plotly figure
 (:mod:`scalinglab.report.html_figures`: runs with the fitted law and its band, residuals,
 bootstrap histograms of the exponents, the compute-optimal frontier for laws with a closed-form
 allocation and IsoFLOP profiles for laws of N and D, a backtest panel), the backtest table and
-the plan (tables: :mod:`scalinglab.report.html_tables`).
+the plan (tables: :mod:`scalinglab.report.html_tables`, :mod:`scalinglab.report.html_plan`), and
+the diagnostics (``diagnose``'s findings and the outlying runs:
+:mod:`scalinglab.report.html_trust`).
 
 Every piece of text from the fit or the runs goes through :func:`html.escape`. Parameter values
 are displayed with 6 significant digits (``format(v, ".6g")``); the exact value is in the cell's
@@ -39,6 +41,7 @@ from scalinglab.report.html_figures import (
 )
 from scalinglab.report.html_plan import plan_section
 from scalinglab.report.html_tables import escape, fit_facts, params_table, table
+from scalinglab.report.html_trust import diagnostics_section
 
 _CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222;}
@@ -67,6 +70,7 @@ def render_html(inputs: ReportInputs, *, title: str | None = None) -> str:
     parts = [f"<h1>{escape(heading)}</h1>", _law_header(r)]
     parts.append(_section("Fit", _fit_summary(r), sid="fit"))
     parts.append(_section("Figures", _figures(inputs), sid="figures"))
+    parts.append(_section("Diagnostics", diagnostics_section(r), sid="diagnostics"))
     if inputs.backtest is not None and inputs.runs is not None:
         parts.append(_section("Backtest", _backtest(inputs), sid="backtest-section"))
     if inputs.plan is not None:
