@@ -32,10 +32,10 @@ from scalinglab.cli.common import (
     user_errors,
 )
 from scalinglab.errors import DataError
-from scalinglab.fit.result import FitResult
+from scalinglab.fit.result import FitResult, FitSet
 
 if TYPE_CHECKING:
-    from scalinglab.report.build import ReportInputs
+    from scalinglab.report.build import GroupInputs, ReportInputs
 
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bar and no 'wrote ...' line.")
@@ -193,6 +193,20 @@ def report_cmd(
             help="Runs with a step column to draw as loss curves (`sweep export ... --curves`).",
         ),
     ] = None,
+    group_by: Annotated[
+        str | None,
+        typer.Option(
+            "--group-by",
+            help="Fit each group of this column separately (one panel per group), or jointly with --shared.",
+        ),
+    ] = None,
+    shared: Annotated[
+        str | None,
+        typer.Option(
+            "--shared",
+            help="With --group-by: one joint fit, these parameters (comma-separated) shared.",
+        ),
+    ] = None,
     fit_out: Annotated[
         Path | None, typer.Option("--fit-out", help="Also write the fit shown (JSON) here.")
     ] = None,
@@ -231,23 +245,29 @@ def report_cmd(
             workers=resolve_workers(workers),
             store=store,
             curves=curves,
+            group_by=group_by,
+            shared=[p.strip() for p in (shared or "").split(",") if p.strip()],
             quiet=quiet,
         )
+        from scalinglab.report.build import GroupInputs
+
+        shown = inputs.fits if isinstance(inputs, GroupInputs) else inputs.result
         if fit_out is not None:
-            inputs.result.save(fit_out)
+            shown.save(fit_out)
         path = write_html(inputs, out, title=title)
-        _wrote(
-            path,
-            quiet=quiet,
-            json_out=json_out,
-            extra={
-                "law": inputs.result.law,
-                "fit": str(fit_out) if fit_out is not None else inputs.result.fit_id,
-                "backtest": inputs.holdout,
-            },
-        )
+        fits = list(shown) if isinstance(shown, FitSet) else [shown]
+        extra: dict[str, Any] = {
+            "law": fits[0].law,
+            "fit": str(fit_out) if fit_out is not None else fits[0].fit_id,
+            "backtest": None if isinstance(inputs, GroupInputs) else inputs.holdout,
+        }
+        if isinstance(shown, FitSet):
+            extra["groups"] = [f.provenance.group for f in fits]
+        _wrote(path, quiet=quiet, json_out=json_out, extra=extra)
         if not quiet and not json_out:
-            print_warnings(inputs.result.warnings)
+            for f in fits:
+                group = f.provenance.group
+                print_warnings([f"[{group}] {w}" if group else w for w in f.warnings])
 
 
 def register(app: typer.Typer) -> None:
@@ -260,7 +280,9 @@ def _fallback_axis(result: FitResult) -> str:
     return "C" if {"N", "D"} <= set(v) else v[0]
 
 
-def _gather(source: str, *, map: list[str] | None, quiet: bool, **kw: Any) -> ReportInputs:
+def _gather(
+    source: str, *, map: list[str] | None, quiet: bool, **kw: Any
+) -> ReportInputs | GroupInputs:
     """The report's inputs (:func:`scalinglab.report.build.gather`) with a progress bar."""
     from scalinglab.report.build import gather
 
