@@ -131,3 +131,26 @@ def test_group_report_renders_in_chromium_offline(grouped: dict[str, Any], tmp_p
             ctx.close()
     assert not errors, errors
     assert not blocked, blocked
+
+
+def test_plot_group_by_draws_one_panel_per_group(grouped: dict[str, Any]) -> None:
+    from matplotlib.image import imread
+
+    from scalinglab.report.plots import DPI, PANEL
+
+    d = grouped["dir"]
+    proc = run_cli("plot", "set.json", "--group-by", "family", "-o", "panels.png", cwd=d)
+    assert proc.returncode == 0, proc.stderr
+    img = imread(d / "panels.png")
+    # two groups side by side: two panels wide, one high
+    assert img.shape[:2] == (round(PANEL[1] * DPI), round(2 * PANEL[0] * DPI))
+    assert img[..., :3].std() > 0.05  # something is drawn
+    for args, message in (
+        (("--group-by", "size"), "--group-by 'size': set.json is grouped by 'family'"),
+        (("--group-by", "family", "--kind", "residuals"), "--group-by draws --kind fit"),
+    ):
+        bad = run_cli("plot", "set.json", *args, "-o", "bad.png", cwd=d)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+    single = str(DATA / "planted_fit.json")
+    bad = run_cli("plot", single, "--group-by", "family", "-o", "bad.png", cwd=d)
+    assert bad.returncode == 2 and "is a single fit without groups" in bad.stderr

@@ -24,6 +24,7 @@ from scalinglab.cli.common import (
     check_output,
     emit_json,
     load_fit,
+    load_fits_ref,
     load_runs,
     parse_map,
     print_warnings,
@@ -35,6 +36,8 @@ from scalinglab.errors import DataError
 from scalinglab.fit.result import FitResult, FitSet
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from scalinglab.report.build import GroupInputs, ReportInputs
 
 QuietOpt = Annotated[
@@ -89,6 +92,13 @@ def plot_cmd(
     seed: ResampleSeedOpt = 0,
     workers: WorkersOpt = 0,
     store: StoreOpt = None,
+    group_by: Annotated[
+        str | None,
+        typer.Option(
+            "--group-by",
+            help="A fit set's column (fit --group-by): one panel per group (--kind fit).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -102,6 +112,10 @@ def plot_cmd(
         if out.suffix.lower().lstrip(".") not in plots.FORMATS:
             raise DataError(f"--out {str(out)!r}: use a .png or .svg file name.")
         check_output(out, "--out")
+        if group_by is not None:
+            path = plots.save_figure(_group_panels(fit_ref, store, group_by, kind), out)
+            _wrote(path, quiet=quiet, json_out=json_out, extra={"kind": kind})
+            return
         result = load_fit(fit_ref, store)
         runs = None
         if data is not None:
@@ -273,6 +287,29 @@ def report_cmd(
 def register(app: typer.Typer) -> None:
     app.command("plot")(plot_cmd)
     app.command("report")(report_cmd)
+
+
+def _group_panels(fit_ref: str, store: str | None, group_by: str, kind: str) -> Figure:
+    """One panel per group of a fit set (``fit --group-by``), or a joint fit's groups in one
+    panel, one colour each."""
+    from scalinglab.report import plots
+
+    fits = load_fits_ref(fit_ref, store)
+    by = fits.group_by if isinstance(fits, FitSet) else fits.joint and fits.joint.group_by
+    if by != group_by:
+        what = f"grouped by {by!r}" if by else "a single fit without groups"
+        raise DataError(
+            f"--group-by {group_by!r}: {fit_ref} is {what}; fit the groups first with "
+            f"`scalinglab fit RUNS --group-by {group_by} -o FITS.json`."
+        )
+    if kind != "fit":
+        raise DataError(
+            f"--group-by draws --kind fit (one panel per group), not {kind!r}; plot one group's "
+            "fit alone for the other kinds."
+        )
+    if isinstance(fits, FitSet):
+        return plots.plot_fit_groups(fits.fits)
+    return plots.plot_fit(fits)
 
 
 def _fallback_axis(result: FitResult) -> str:
