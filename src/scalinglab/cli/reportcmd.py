@@ -60,6 +60,51 @@ HoldoutOpt = Annotated[
 ResampleSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resamples.")]
 
 
+ComputeOpt = Annotated[
+    float | None,
+    typer.Option("--compute", help="Add the plan at this budget (FLOP), e.g. 1e24."),
+]
+TargetLossOpt = Annotated[
+    float | None,
+    typer.Option("--target-loss", help="Add the plan reaching this loss (the fit's metric)."),
+]
+InferenceTokensOpt = Annotated[
+    float,
+    typer.Option(
+        "--inference-tokens",
+        help="Tokens served over the model's life: adds the inference-aware plan.",
+    ),
+]
+UniqueTokensOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--unique-tokens",
+        help="Unique data (tokens) available: adds the data-constrained plan.",
+    ),
+]
+CurvesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--curves",
+        help="Runs with a step column to draw as loss curves (`sweep export ... --curves`).",
+    ),
+]
+ReportGroupByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--group-by",
+        help="Fit each group of this column separately (one panel per group), or jointly with --shared.",
+    ),
+]
+SharedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shared",
+        help="With --group-by: one joint fit, these parameters (comma-separated) shared.",
+    ),
+]
+
+
 def _wrote(path: Path, *, quiet: bool, json_out: bool, extra: dict[str, Any]) -> None:
     size = path.stat().st_size
     if json_out:
@@ -178,49 +223,13 @@ def report_cmd(
     no_backtest: Annotated[
         bool, typer.Option("--no-backtest", help="Skip the backtest even with runs.")
     ] = False,
-    compute: Annotated[
-        float | None,
-        typer.Option("--compute", help="Add the plan at this budget (FLOP), e.g. 1e24."),
-    ] = None,
-    target_loss: Annotated[
-        float | None,
-        typer.Option("--target-loss", help="Add the plan reaching this loss (the fit's metric)."),
-    ] = None,
-    inference_tokens: Annotated[
-        float,
-        typer.Option(
-            "--inference-tokens",
-            help="Tokens served over the model's life: adds the inference-aware plan.",
-        ),
-    ] = 0.0,
-    unique_tokens: Annotated[
-        float | None,
-        typer.Option(
-            "--unique-tokens",
-            help="Unique data (tokens) available: adds the data-constrained plan.",
-        ),
-    ] = None,
-    curves: Annotated[
-        str | None,
-        typer.Option(
-            "--curves",
-            help="Runs with a step column to draw as loss curves (`sweep export ... --curves`).",
-        ),
-    ] = None,
-    group_by: Annotated[
-        str | None,
-        typer.Option(
-            "--group-by",
-            help="Fit each group of this column separately (one panel per group), or jointly with --shared.",
-        ),
-    ] = None,
-    shared: Annotated[
-        str | None,
-        typer.Option(
-            "--shared",
-            help="With --group-by: one joint fit, these parameters (comma-separated) shared.",
-        ),
-    ] = None,
+    compute: ComputeOpt = None,
+    target_loss: TargetLossOpt = None,
+    inference_tokens: InferenceTokensOpt = 0.0,
+    unique_tokens: UniqueTokensOpt = None,
+    curves: CurvesOpt = None,
+    group_by: ReportGroupByOpt = None,
+    shared: SharedOpt = None,
     fit_out: Annotated[
         Path | None, typer.Option("--fit-out", help="Also write the fit shown (JSON) here.")
     ] = None,
