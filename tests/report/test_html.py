@@ -260,6 +260,9 @@ def test_report_renders_in_chromium_offline(
             log = page.evaluate("window.scalinglabReport.log")
             assert log == ["plotly", *targets], log
             assert page.evaluate("typeof Plotly.newPlot") == "function"
+            # the shared plotly_white template reached the figures (white plot background)
+            bg = "document.getElementById('fig-fit')._fullLayout.plot_bgcolor"
+            assert page.evaluate(bg) == "white"
             assert page.inner_text("#plotly-status").strip() == ""
             plots = page.locator(".js-plotly-plot")
             n = plots.count()
@@ -318,6 +321,10 @@ def test_text_is_escaped() -> None:
     )
     page = render_html(ReportInputs(bad), title=f"title {evil}")
     body = page.split("</head>", 1)[1]
+    # the compressed plotly.js is opaque Ascii85 text that may hold "<b>" by chance: left out
+    body = re.sub(
+        r'(<script[^>]*id="plotly-gz"[^>]*>).*?</script>', r"\1</script>", body, flags=re.S
+    )
     assert evil not in body and "<b>" not in body
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body
 
@@ -368,21 +375,48 @@ def test_sweep_curves_are_drawn_one_line_per_run(tmp_path: Path) -> None:
 
 
 def test_bundle_is_the_installed_plotly_compressed(chinchilla_report: dict[str, Any]) -> None:
-    """The page carries plotly.js gzip-compressed in base64 (not the plain 4.8 MB script): it
-    decompresses, independently of scalinglab, to exactly the installed plotly.min.js."""
+    """The page carries plotly.js gzip-compressed as Ascii85 (or base64) text, not the plain
+    4.8 MB script: decoded by Python's own codecs, it is exactly the installed plotly.min.js."""
     import base64
     import gzip
 
     from plotly.offline import get_plotlyjs
 
     text = chinchilla_report["html"].read_text(encoding="utf-8")
-    m = re.search(r'<script type="application/octet-stream" id="plotly-gz">([^<]*)</script>', text)
+    m = re.search(
+        r'<script type="application/octet-stream" id="plotly-gz" '
+        r'data-encoding="(ascii85|base64)">(.*?)</script>',
+        text,
+        re.S,
+    )
     assert m is not None
+    decode = base64.a85decode if m.group(1) == "ascii85" else base64.b64decode
     plain = get_plotlyjs()
-    assert gzip.decompress(base64.b64decode(m.group(1))).decode("utf-8") == plain
+    assert gzip.decompress(decode(m.group(2))).decode("utf-8") == plain
     assert plain[:2000] not in text  # the plain script is not inlined as well
-    # compressed, the page is well under half the plain bundle's size (issue 15: <= 2.5 MB)
+    # issue 15: at most 2.5 MB (the plain bundle alone is 4.8 MB)
     assert len(text.encode("utf-8")) <= 2_500_000 < len(plain.encode("utf-8"))
+
+
+def test_ascii85_fallback_and_figure_rounding() -> None:
+    import plotly.graph_objects as go
+
+    from scalinglab.report.html_bundle import _safe_in_script, figure_json
+
+    assert (
+        _safe_in_script("a</b<c")
+        and not _safe_in_script("a</ScRipt")
+        and not _safe_in_script("<!--")
+    )
+    fig = go.Figure(go.Scatter(x=[1 / 3, 1e-300], y=[123456789.123, 2.0]))
+    data = json.loads(figure_json(fig))["data"][0]
+    assert data["x"] == [0.3333333, 1e-300] and data["y"] == [123456800.0, 2.0]
+    # the plotly_white template is written once in the page, not in each figure
+    fig.update_layout(template="plotly_white")
+    shared = json.loads(figure_json(fig))
+    assert shared["sharedTemplate"] is True and "template" not in shared["layout"]
+    page = render_html(ReportInputs(planted_fit()))
+    assert page.count('id="plotly-template"') == 1 and page.count('"sharedTemplate":true') >= 3
 
 
 def test_figure_json_cannot_end_its_script_element() -> None:
