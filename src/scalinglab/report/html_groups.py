@@ -64,7 +64,8 @@ def joint_table(r: FitResult) -> str:
         f'(shaded): <span id="joint-shared">{escape(shared)}</span>.</p>'
     )
     return (
-        lead + f'<table id="joint-params">{_head(j.group_by, base, r.level)}{"".join(rows)}</table>'
+        lead
+        + f'<div class="wide"><table id="joint-params">{_head(j.group_by, base, r.level)}{"".join(rows)}</table></div>'
     )
 
 
@@ -82,7 +83,7 @@ def group_table(fits: Sequence[FitResult], group_by: str) -> str:
     head = _head(group_by, names, fits[0].level).replace(
         "</tr>", '<th rowspan="2">runs</th></tr>', 1
     )
-    return f'<table id="group-params">{head}{"".join(rows)}</table>'
+    return f'<div class="wide"><table id="group-params">{head}{"".join(rows)}</table></div>'
 
 
 def render_groups_html(inputs: GroupInputs, *, title: str | None = None) -> str:

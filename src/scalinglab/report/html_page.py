@@ -19,7 +19,7 @@ table{border-collapse:collapse;margin:0.6em 0;}
 td,th{border:1px solid #ddd;padding:0.25em 0.6em;text-align:right;font-size:0.9em;}
 th{background:#f4f4f4;}td.name,th.name{text-align:left;}td.shared{background:#eef5ff;}
 ul.warnings li{color:#8a4b00;}.meta{color:#555;font-size:0.9em;}
-.figure{margin:1em 0;}
+.figure{margin:1em 0;}div.wide{overflow-x:auto;}
 """
 
 

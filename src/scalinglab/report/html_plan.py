@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scalinglab.report.html_tables import cell, escape, plan_table
+from scalinglab.report.html_tables import cell, escape, number, plan_table
 
 #: Columns of the alternatives table: plan quantity -> header (with unit).
 PLAN_COLUMNS = (
@@ -76,7 +76,7 @@ def alternatives_table(plan: Mapping[str, Any]) -> str:
     out = (
         f'<h3>Alternatives</h3><p class="meta">Low and high: the {escape(pct)}interval over the '
         "fit's bootstrap draws.</p>"
-        f'<table id="plan-alternatives">{head}{"".join(rows)}</table>'
+        f'<div class="wide"><table id="plan-alternatives">{head}{"".join(rows)}</table></div>'
     )
     return out + _list(notes, "plan-notes")
 
@@ -119,7 +119,7 @@ def cost_table(cost: Any) -> str:
         return ""
     facts = "".join(
         f'<tr><th class="name">{escape(k)}</th><td class="name" colspan="3">'
-        f"{escape(cost[k])}</td></tr>"
+        f"{number(cost[k])}</td></tr>"
         for k in ("accelerator", "peak_flops", "mfu", "gpus", "formula", "note")
         if cost.get(k) is not None
     )
