@@ -24,6 +24,7 @@ from scalinglab.cli.common import (
     check_output,
     emit_json,
     load_fit,
+    load_fits_ref,
     load_runs,
     parse_map,
     print_warnings,
@@ -34,11 +35,10 @@ from scalinglab.cli.common import (
 from scalinglab.errors import DataError
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from scalinglab.fit.result import FitResult
-
-
-if TYPE_CHECKING:
-    from scalinglab.report.build import ReportInputs
+    from scalinglab.report.build import GroupInputs, ReportInputs
 
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bar and no 'wrote ...' line.")
@@ -58,6 +58,51 @@ HoldoutOpt = Annotated[
 ]
 # unlike `fit --seed` (no help text), these commands say what the seed drives
 ResampleSeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap resamples.")]
+
+
+ComputeOpt = Annotated[
+    float | None,
+    typer.Option("--compute", help="Add the plan at this budget (FLOP), e.g. 1e24."),
+]
+TargetLossOpt = Annotated[
+    float | None,
+    typer.Option("--target-loss", help="Add the plan reaching this loss (the fit's metric)."),
+]
+InferenceTokensOpt = Annotated[
+    float,
+    typer.Option(
+        "--inference-tokens",
+        help="Tokens served over the model's life: adds the inference-aware plan.",
+    ),
+]
+UniqueTokensOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--unique-tokens",
+        help="Unique data (tokens) available: adds the data-constrained plan.",
+    ),
+]
+CurvesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--curves",
+        help="Runs with a step column to draw as loss curves (`sweep export ... --curves`).",
+    ),
+]
+ReportGroupByOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--group-by",
+        help="Fit each group of this column separately (one panel per group), or jointly with --shared.",
+    ),
+]
+SharedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shared",
+        help="With --group-by: one joint fit, these parameters (comma-separated) shared.",
+    ),
+]
 
 
 def _wrote(path: Path, *, quiet: bool, json_out: bool, extra: dict[str, Any]) -> None:
@@ -92,6 +137,13 @@ def plot_cmd(
     seed: ResampleSeedOpt = 0,
     workers: WorkersOpt = 0,
     store: StoreOpt = None,
+    group_by: Annotated[
+        str | None,
+        typer.Option(
+            "--group-by",
+            help="A fit set's column (fit --group-by): one panel per group (--kind fit).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -105,6 +157,10 @@ def plot_cmd(
         if out.suffix.lower().lstrip(".") not in plots.FORMATS:
             raise DataError(f"--out {str(out)!r}: use a .png or .svg file name.")
         check_output(out, "--out")
+        if group_by is not None:
+            path = plots.save_figure(_group_panels(fit_ref, store, group_by, kind), out)
+            _wrote(path, quiet=quiet, json_out=json_out, extra={"kind": kind})
+            return
         result = load_fit(fit_ref, store)
         runs = None
         if data is not None:
@@ -167,17 +223,13 @@ def report_cmd(
     no_backtest: Annotated[
         bool, typer.Option("--no-backtest", help="Skip the backtest even with runs.")
     ] = False,
-    compute: Annotated[
-        float | None,
-        typer.Option("--compute", help="Add the plan at this budget (FLOP), e.g. 1e24."),
-    ] = None,
-    curves: Annotated[
-        str | None,
-        typer.Option(
-            "--curves",
-            help="Runs with a step column to draw as loss curves (`sweep export ... --curves`).",
-        ),
-    ] = None,
+    compute: ComputeOpt = None,
+    target_loss: TargetLossOpt = None,
+    inference_tokens: InferenceTokensOpt = 0.0,
+    unique_tokens: UniqueTokensOpt = None,
+    curves: CurvesOpt = None,
+    group_by: ReportGroupByOpt = None,
+    shared: SharedOpt = None,
     fit_out: Annotated[
         Path | None, typer.Option("--fit-out", help="Also write the fit shown (JSON) here.")
     ] = None,
@@ -209,27 +261,37 @@ def report_cmd(
             holdout=holdout,
             no_backtest=no_backtest,
             compute=compute,
+            target_loss=target_loss,
+            inference_tokens=inference_tokens,
+            unique_tokens=unique_tokens,
             seed=seed,
             workers=resolve_workers(workers),
             store=store,
             curves=curves,
+            group_by=group_by,
+            shared=[p.strip() for p in (shared or "").split(",") if p.strip()],
             quiet=quiet,
         )
+        from scalinglab.fit.result import FitSet
+        from scalinglab.report.build import GroupInputs
+
+        shown = inputs.fits if isinstance(inputs, GroupInputs) else inputs.result
         if fit_out is not None:
-            inputs.result.save(fit_out)
+            shown.save(fit_out)
         path = write_html(inputs, out, title=title)
-        _wrote(
-            path,
-            quiet=quiet,
-            json_out=json_out,
-            extra={
-                "law": inputs.result.law,
-                "fit": str(fit_out) if fit_out is not None else inputs.result.fit_id,
-                "backtest": inputs.holdout,
-            },
-        )
+        fits = list(shown) if isinstance(shown, FitSet) else [shown]
+        extra: dict[str, Any] = {
+            "law": fits[0].law,
+            "fit": str(fit_out) if fit_out is not None else fits[0].fit_id,
+            "backtest": None if isinstance(inputs, GroupInputs) else inputs.holdout,
+        }
+        if isinstance(shown, FitSet):
+            extra["groups"] = [f.provenance.group for f in fits]
+        _wrote(path, quiet=quiet, json_out=json_out, extra=extra)
         if not quiet and not json_out:
-            print_warnings(inputs.result.warnings)
+            for f in fits:
+                group = f.provenance.group
+                print_warnings([f"[{group}] {w}" if group else w for w in f.warnings])
 
 
 def register(app: typer.Typer) -> None:
@@ -237,12 +299,38 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report_cmd)
 
 
+def _group_panels(fit_ref: str, store: str | None, group_by: str, kind: str) -> Figure:
+    """One panel per group of a fit set (``fit --group-by``), or a joint fit's groups in one
+    panel, one colour each."""
+    from scalinglab.fit.result import FitSet
+    from scalinglab.report import plots
+
+    fits = load_fits_ref(fit_ref, store)
+    by = fits.group_by if isinstance(fits, FitSet) else fits.joint and fits.joint.group_by
+    if by != group_by:
+        what = f"grouped by {by!r}" if by else "a single fit without groups"
+        raise DataError(
+            f"--group-by {group_by!r}: {fit_ref} is {what}; fit the groups first with "
+            f"`scalinglab fit RUNS --group-by {group_by} -o FITS.json`."
+        )
+    if kind != "fit":
+        raise DataError(
+            f"--group-by draws --kind fit (one panel per group), not {kind!r}; plot one group's "
+            "fit alone for the other kinds."
+        )
+    if isinstance(fits, FitSet):
+        return plots.plot_fit_groups(fits.fits)
+    return plots.plot_fit(fits)
+
+
 def _fallback_axis(result: FitResult) -> str:
     v = [n for n in result.variables if not n.startswith("_")]
     return "C" if {"N", "D"} <= set(v) else v[0]
 
 
-def _gather(source: str, *, map: list[str] | None, quiet: bool, **kw: Any) -> ReportInputs:
+def _gather(
+    source: str, *, map: list[str] | None, quiet: bool, **kw: Any
+) -> ReportInputs | GroupInputs:
     """The report's inputs (:func:`scalinglab.report.build.gather`) with a progress bar."""
     from scalinglab.report.build import gather
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,9 @@ from scalinglab.data.select import select_runs
 from scalinglab.data.store import Store
 from scalinglab.errors import DataError
 from scalinglab.fit.api import fit
+from scalinglab.fit.groups import fit_runs
 from scalinglab.fit.records import Provenance
-from scalinglab.fit.result import FitResult, load_fit
+from scalinglab.fit.result import FitResult, FitSet, load_fits
 from scalinglab.report.analysis import default_holdout
 from scalinglab.trust.backtest import BacktestResult, backtest
 from scalinglab.trust.select import default_law
@@ -47,6 +48,16 @@ class ReportInputs:
     curves: pd.DataFrame | None = None  # loss curves to draw: run_id, step, y (a sweep's)
 
 
+@dataclass(frozen=True)
+class GroupInputs:
+    """A report of separate fits, one per group (``fits``); ``runs``: the selected runs (None
+    when only a fit set was given); ``plans``: group -> the plan's JSON-like mapping."""
+
+    fits: FitSet
+    runs: pd.DataFrame | None = None
+    plans: Mapping[str, Mapping[str, Any]] | None = None
+
+
 def fit_for_report(
     runs: pd.DataFrame,
     law: str,
@@ -56,20 +67,24 @@ def fit_for_report(
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
     provenance: Provenance | None = None,
-) -> FitResult:
+    group_by: str | None = None,
+    shared: Sequence[str] = (),
+) -> FitResult | FitSet:
     """Fit ``law`` to the selected ``runs`` with the default objective; warnings are recorded
-    in the result (and shown by the report), not emitted."""
+    in the result (and shown by the report), not emitted. With ``group_by``: one fit per group
+    (a :class:`FitSet`), or with ``shared`` one joint fit
+    (:func:`scalinglab.fit.groups.fit_runs`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit(
-            runs,
-            law,
-            n_boot=n_boot,
-            seed=seed,
-            workers=workers,
-            progress=progress,
-            provenance=provenance,
-        )
+        if group_by is None and not shared:
+            return fit(
+                runs, law, n_boot=n_boot, seed=seed, workers=workers, progress=progress,
+                provenance=provenance,
+            )  # fmt: skip
+        return fit_runs(
+            runs, law, group_by=group_by, shared=shared, n_boot=n_boot, seed=seed,
+            workers=workers, progress=progress, provenance=provenance,
+        )  # fmt: skip
 
 
 def backtest_for_report(
@@ -93,20 +108,28 @@ def backtest_for_report(
     return bt, spec
 
 
-def plan_for_report(result: FitResult, compute: float) -> dict[str, Any]:
-    """The plan at ``compute`` FLOP as a JSON-like mapping: :func:`scalinglab.plan.plan` when
-    that module offers it, else the compute-optimal allocation
-    (:func:`scalinglab.plan.compute_optimal`)."""
-    import scalinglab.plan as planning
+def plan_for_report(
+    result: FitResult,
+    compute: float | None,
+    *,
+    target_loss: float | None = None,
+    inference_tokens: float = 0.0,
+    unique_tokens: float | None = None,
+) -> dict[str, Any]:
+    """The plan (:func:`scalinglab.plan.plan`) as a JSON-like mapping: at ``compute`` FLOP
+    and/or for ``target_loss`` (the fit's metric unit), inference-aware when
+    ``inference_tokens`` > 0 (tokens served over the model's life), data-constrained when
+    ``unique_tokens`` is given; every plan computed is in its ``plans``."""
+    from scalinglab.plan import plan
 
-    full = getattr(planning, "plan", None)
-    if callable(full):
-        made = full(result, compute=compute)
-        as_dict = getattr(made, "as_dict", None)
-        if callable(as_dict):
-            out: dict[str, Any] = dict(as_dict())
-            return out
-    return dict(planning.compute_optimal(result, compute).as_dict())
+    made = plan(
+        result,
+        compute=compute,
+        target_loss=target_loss,
+        inference_tokens=inference_tokens,
+        unique_tokens=unique_tokens,
+    )
+    return dict(made.as_dict())
 
 
 def is_fit_file(ref: str) -> bool:
@@ -126,14 +149,14 @@ def is_runs(ref: str) -> bool:
     return ref in dataset_names() or (Path(ref).is_file() and not is_fit_file(ref))
 
 
-def load_fit_ref(ref: str, store: str | None) -> FitResult:
-    """A fit from a JSON file or the store (by id or unique prefix)."""
+def load_fit_ref(ref: str, store: str | None) -> FitResult | FitSet:
+    """A fit or fit set from a JSON file, or a fit from the store (by id or unique prefix)."""
     p = Path(ref)
     if p.suffix.lower() == ".json" or p.exists():
-        return load_fit(p)
+        return load_fits(p)
     with Store.open(store, read_only=True) as st:
         text = st.load_fit(ref)
-    return load_fit(f"store fit {ref}", text=text)
+    return load_fits(f"store fit {ref}", text=text)
 
 
 def gather(
@@ -155,10 +178,20 @@ def gather(
     store: str | None = None,
     progress: Callable[[int], None] | None = None,
     curves: str | None = None,
-) -> ReportInputs:
+    target_loss: float | None = None,
+    inference_tokens: float = 0.0,
+    unique_tokens: float | None = None,
+    group_by: str | None = None,
+    shared: Sequence[str] = (),
+) -> ReportInputs | GroupInputs:
     """Everything a report of ``source`` shows. ``source`` is runs (a file or bundled dataset:
     ``law``, default :func:`scalinglab.trust.select.default_law`, is fitted to them) or a fit
-    (a JSON file or store id; ``data`` then gives the runs to backtest it on)."""
+    (a JSON file or store id; ``data`` then gives the runs to backtest it on). The plan is made
+    when ``compute`` or ``target_loss`` is given (:func:`plan_for_report`).
+
+    ``group_by`` (runs only): one fit per group, giving :class:`GroupInputs` (no backtest); with
+    ``shared`` parameters, one joint fit (:func:`scalinglab.fit.groups.fit_runs`). A saved fit
+    set (``fit --group-by``) as ``source`` also gives :class:`GroupInputs`."""
 
     def runs_of(ref: str) -> pd.DataFrame:
         return select_runs(
@@ -173,31 +206,40 @@ def gather(
             )
         runs = runs_of(source)
         result = fit_for_report(
-            runs,
-            law or default_law(runs),
-            n_boot=bootstrap,
-            seed=seed,
-            workers=workers,
-            progress=progress,
-        )
+            runs, law or default_law(runs), n_boot=bootstrap, seed=seed, workers=workers,
+            progress=progress, group_by=group_by, shared=shared,
+        )  # fmt: skip
     else:
-        if law is not None:
-            raise DataError(
-                f"--law {law!r} applies when the report fits runs; {source!r} is already a fit."
-            )
+        for name, value in (("--law", law), ("--group-by", group_by)):
+            if value is not None:
+                raise DataError(
+                    f"{name} {value!r} applies when the report fits runs; {source!r} is already a fit."
+                )
         result = load_fit_ref(source, store)
         # the fit's own selection of its runs, unless the options say otherwise
-        p = result.provenance
+        p = (result.fits[0] if isinstance(result, FitSet) else result).provenance
         metric, where, x = metric or p.metric, where or p.where, x or p.x
         runs = runs_of(data) if data is not None else None
+
+    def plan_of(r: FitResult) -> dict[str, Any] | None:
+        if compute is None and target_loss is None:
+            return None
+        return plan_for_report(
+            r, compute, target_loss=target_loss, inference_tokens=inference_tokens,
+            unique_tokens=unique_tokens,
+        )  # fmt: skip
+
+    if isinstance(result, FitSet):
+        plans = {str(r.provenance.group): plan_of(r) for r in result}
+        kept = {g: pl for g, pl in plans.items() if pl is not None}
+        return GroupInputs(result, runs, kept or None)
     bt = spec = None
     if runs is not None and not no_backtest:
         bt, spec = backtest_for_report(
             result, runs, holdout=holdout, n_boot=backtest_bootstrap, seed=seed, workers=workers
         )
-    plan = plan_for_report(result, compute) if compute is not None else None
     return ReportInputs(
-        result=result, runs=runs, backtest=bt, holdout=spec, plan=plan,
+        result=result, runs=runs, backtest=bt, holdout=spec, plan=plan_of(result),
         curves=None if curves is None else curves_of(curves, mapping),
     )  # fmt: skip
 

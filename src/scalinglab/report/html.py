@@ -1,11 +1,14 @@
-"""A self-contained HTML report of a fit: one file, plotly.js inlined, no network needed.
+"""A self-contained HTML report of a fit: one file, plotly.js inlined (gzip-compressed,
+decompressed by the browser: :mod:`scalinglab.report.html_bundle`), no network needed.
 
 Sections: the law (formula, citation, the law's notes), the fit summary (parameters with
 intervals, search and bootstrap statistics, warnings), interactive plotly figures
 (:mod:`scalinglab.report.html_figures`: runs with the fitted law and its band, residuals,
 bootstrap histograms of the exponents, the compute-optimal frontier for laws with a closed-form
 allocation and IsoFLOP profiles for laws of N and D, a backtest panel), the backtest table and
-the plan (tables: :mod:`scalinglab.report.html_tables`).
+the plan (tables: :mod:`scalinglab.report.html_tables`, :mod:`scalinglab.report.html_plan`), and
+the diagnostics (``diagnose``'s findings and the outlying runs:
+:mod:`scalinglab.report.html_trust`).
 
 Every piece of text from the fit or the runs goes through :func:`html.escape`. Parameter values
 are displayed with 6 significant digits (``format(v, ".6g")``); the exact value is in the cell's
@@ -20,14 +23,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.offline import get_plotlyjs
 
-from scalinglab._version import __version__
 from scalinglab.errors import ScalinglabError
 from scalinglab.fit.result import FitResult
 from scalinglab.report import analysis as an
-from scalinglab.report.build import ReportInputs
+from scalinglab.report.build import GroupInputs, ReportInputs
+from scalinglab.report.html_bundle import figure_div
 from scalinglab.report.html_figures import (
     figure_backtest,
     figure_bootstrap,
@@ -37,71 +38,32 @@ from scalinglab.report.html_figures import (
     figure_isoflop,
     figure_residuals,
 )
-from scalinglab.report.html_tables import escape, fit_facts, params_table, plan_table, table
-
-_CSS = """
-body{font-family:"DejaVu Sans",Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222;}
-h1{font-size:1.5em;margin-bottom:0.2em}h2{font-size:1.2em;border-bottom:1px solid #ccc;}
-code.formula{font-size:1.1em;background:#f4f4f4;padding:0.2em 0.4em;}
-table{border-collapse:collapse;margin:0.6em 0;}
-td,th{border:1px solid #ddd;padding:0.25em 0.6em;text-align:right;font-size:0.9em;}
-th{background:#f4f4f4;}td.name,th.name{text-align:left;}
-ul.warnings li{color:#8a4b00;}.meta{color:#555;font-size:0.9em;}
-.figure{margin:1em 0;}
-"""
+from scalinglab.report.html_groups import joint_table, render_groups_html
+from scalinglab.report.html_page import law_header, page, section
+from scalinglab.report.html_plan import plan_section
+from scalinglab.report.html_tables import escape, fit_facts, params_table, table
+from scalinglab.report.html_trust import diagnostics_section
 
 
 def _div(fig: go.Figure, div_id: str) -> str:
-    out: str = pio.to_html(
-        fig,
-        full_html=False,
-        include_plotlyjs=False,
-        div_id=div_id,
-        config={"displaylogo": False, "responsive": True},
-    )
-    return f'<div class="figure">{out}</div>'
-
-
-def _section(title: str, body: str, *, sid: str) -> str:
-    return f'<section id="{escape(sid)}"><h2>{escape(title)}</h2>{body}</section>'
+    return figure_div(fig, div_id)
 
 
 def render_html(inputs: ReportInputs, *, title: str | None = None) -> str:
     """The report page as one string (plotly.js inlined)."""
     r = inputs.result
     heading = title or f"scalinglab report: {r.law} fit of {r.provenance.source or 'runs'}"
-    parts = [f"<h1>{escape(heading)}</h1>", _law_header(r)]
-    parts.append(_section("Fit", _fit_summary(r), sid="fit"))
-    parts.append(_section("Figures", _figures(inputs), sid="figures"))
+    parts = [law_header(r)]
+    if r.joint:
+        parts.append(section("Groups", joint_table(r), sid="joint"))
+    parts.append(section("Fit", _fit_summary(r), sid="fit"))
+    parts.append(section("Figures", _figures(inputs), sid="figures"))
+    parts.append(section("Diagnostics", diagnostics_section(r), sid="diagnostics"))
     if inputs.backtest is not None and inputs.runs is not None:
-        parts.append(_section("Backtest", _backtest(inputs), sid="backtest-section"))
+        parts.append(section("Backtest", _backtest(inputs), sid="backtest-section"))
     if inputs.plan is not None:
-        parts.append(_section("Plan", plan_table(inputs.plan), sid="plan-section"))
-    parts.append(
-        f'<p class="meta">Made by scalinglab {escape(__version__)}; opens without a network '
-        "(plotly.js is inlined).</p>"
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(heading)}</title><style>{_CSS}</style>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script></head>\n<body>'
-        + "\n".join(parts)
-        + "\n</body></html>\n"
-    )
-
-
-def _law_header(r: FitResult) -> str:
-    """Formula, citation, title and version of the law, and its notes (``Law.notes``: how its
-    variables are counted, what its target is) when it has any."""
-    law = r.law_obj()
-    out = (
-        f'<p><code class="formula" id="formula">{escape(r.formula)}</code></p>'
-        f'<p class="meta" id="citation">{escape(r.citation)}</p>'
-        f'<p class="meta">{escape(law.title)} [{escape(r.law)} v{escape(r.law_version)}]</p>'
-    )
-    if law.notes:
-        out += f'<p class="meta" id="law-notes">Notes: {escape(law.notes)}</p>'
-    return out
+        parts.append(section("Plan", plan_section(inputs.plan), sid="plan-section"))
+    return page(heading, parts)
 
 
 def _fit_summary(r: FitResult) -> str:
@@ -152,10 +114,17 @@ def _backtest(inputs: ReportInputs) -> str:
     return body
 
 
-def write_html(inputs: ReportInputs, path: str | Path, *, title: str | None = None) -> Path:
-    """Write the report to ``path`` (UTF-8) and return the path."""
+def write_html(
+    inputs: ReportInputs | GroupInputs, path: str | Path, *, title: str | None = None
+) -> Path:
+    """Write the report to ``path`` (UTF-8) and return the path: the page of one fit, or of
+    the separate fits of each group (:func:`scalinglab.report.html_groups.render_groups_html`)."""
     p = Path(path)
-    p.write_text(render_html(inputs, title=title), encoding="utf-8")
+    if isinstance(inputs, GroupInputs):
+        text = render_groups_html(inputs, title=title)
+    else:
+        text = render_html(inputs, title=title)
+    p.write_text(text, encoding="utf-8")
     return p
 
 

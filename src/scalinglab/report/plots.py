@@ -103,23 +103,40 @@ def plot_fit(result: FitResult, *, interval: str = "calibrated") -> Figure:
     """The runs against the law's main variable with the fitted law and its band
     (:func:`scalinglab.report.analysis.law_curves`)."""
     with style():
-        cv = an.law_curves(result, interval=interval)
         fig, (ax,) = _figure()
-        colors = _colors(len(cv.curves))
-        for curve, color in zip(cv.curves, colors, strict=True):
-            t = curve.table
-            ax.scatter(curve.runs["x"], curve.runs["y"], s=10, color=color, alpha=0.7, lw=0)
-            ax.plot(t["x"], t["value"], color=color, lw=1.5, label=curve.label)
-            if t["low"].notna().all():
-                ax.fill_between(t["x"], t["low"], t["high"], color=color, alpha=0.18, lw=0)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        _plain_log_y(ax)
-        ax.set_xlabel(x_label(result, cv.x))
-        ax.set_ylabel(target_label(result))
-        ax.set_title(_title(result), fontsize=9)
-        ax.legend(title=f"{round(100 * cv.level)}% {cv.interval} band", title_fontsize=7.5)
+        _draw_fit(ax, result, interval)
     return fig
+
+
+def plot_fit_groups(fits: Sequence[FitResult], *, interval: str = "calibrated") -> Figure:
+    """One :func:`plot_fit` panel per fit of a fit set (``fit --group-by``), three a row,
+    titled with the group."""
+    ncols = min(len(fits), 3)
+    with style():
+        fig, axes = _figure(ncols=ncols, nrows=-(-len(fits) // ncols))
+        for ax, result in zip(axes, fits, strict=False):
+            _draw_fit(ax, result, interval)
+        for ax in axes[len(fits) :]:
+            ax.set_visible(False)
+    return fig
+
+
+def _draw_fit(ax: Axes, result: FitResult, interval: str) -> None:
+    cv = an.law_curves(result, interval=interval)
+    colors = _colors(len(cv.curves))
+    for curve, color in zip(cv.curves, colors, strict=True):
+        t = curve.table
+        ax.scatter(curve.runs["x"], curve.runs["y"], s=10, color=color, alpha=0.7, lw=0)
+        ax.plot(t["x"], t["value"], color=color, lw=1.5, label=curve.label)
+        if t["low"].notna().all():
+            ax.fill_between(t["x"], t["low"], t["high"], color=color, alpha=0.18, lw=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_log_y(ax)
+    ax.set_xlabel(x_label(result, cv.x))
+    ax.set_ylabel(target_label(result))
+    ax.set_title(_title(result), fontsize=9)
+    ax.legend(title=f"{round(100 * cv.level)}% {cv.interval} band", title_fontsize=7.5)
 
 
 def plot_isoflop(runs: pd.DataFrame, *, result: FitResult | None = None) -> Figure:
