@@ -125,7 +125,7 @@ def test_importing_a_layer_loads_nothing_above_it(module: str, forbidden: tuple[
 
 
 def test_no_torch_or_ray_at_package_import() -> None:
-    code = "import sys, scalinglab, scalinglab.cli.app; print('torch' in sys.modules, 'ray' in sys.modules)"
+    code = "import sys, scalinglab, scalinglab.cli.application; print('torch' in sys.modules, 'ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -166,7 +166,7 @@ def test_size_check_counts_nested_functions(tmp_path: Path) -> None:
 def test_cli_start_up_loads_no_numerical_stack() -> None:
     # `scalinglab --help` builds the app only; `laws list` needs numpy but not pandas
     code = (
-        "import sys, scalinglab.cli.app\n"
+        "import sys, scalinglab.cli.application\n"
         "heavy = ('numpy', 'pandas', 'duckdb', 'scipy', 'torch', 'ray', 'matplotlib', 'plotly')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
         "import scalinglab.laws.registry\n"

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from scalinglab.cli.app import app
+from scalinglab.cli.application import app
 from scalinglab.data.store import Store
 
 pytestmark = pytest.mark.slow

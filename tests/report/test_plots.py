@@ -73,7 +73,7 @@ def test_import_and_plotting_touch_neither_pyplot_nor_the_backend(tmp_path: Path
     """Importing scalinglab loads neither matplotlib nor plotly; drawing uses the Agg canvas
     explicitly, without pyplot or a global backend switch."""
     code = f"""
-import sys, scalinglab, scalinglab.cli.app
+import sys, scalinglab, scalinglab.cli.application
 assert not [m for m in ('matplotlib', 'plotly') if m in sys.modules]
 import matplotlib
 backend = matplotlib.rcParams._get_backend_or_none()

@@ -19,14 +19,14 @@ def main() -> None:
 
         print_help()
         return
-    from scalinglab.cli.app import main as run
+    from scalinglab.cli.application import main as run
 
     run()
 
 
 def __getattr__(name: str) -> Any:
     if name == "app":  # the typer app, built on first use
-        from scalinglab.cli.app import app
+        from scalinglab.cli.application import app
 
         return app
     raise AttributeError(f"module 'scalinglab.cli' has no attribute {name!r}")

@@ -58,7 +58,7 @@ class _Capture(io.StringIO):
 
 def render_help() -> str:
     """``scalinglab --help`` as the app prints it to this stdout."""
-    from scalinglab.cli.app import app
+    from scalinglab.cli.application import app
 
     real, tty = sys.stdout, sys.stdout.isatty()
     buf = _Capture(tty)
