@@ -235,6 +235,7 @@ def _calibrated(
     result: FitResult | FitSet, runs: pd.DataFrame, joint_by: str | None, skip: bool
 ) -> FitResult | FitSet:
     """The fit(s) with calibrated prediction intervals (each group on its own runs)."""
+    from scalinglab.data.select import group_runs
     from scalinglab.fit.result import FitResult, FitSet
     from scalinglab.trust.calibrate import calibrate
 
@@ -242,7 +243,9 @@ def _calibrated(
         return result
     if isinstance(result, FitResult):
         return calibrate(result, runs)
-    return FitSet(tuple(calibrate(f) for f in result.fits), result.group_by, result.failed)
+    parts = dict(group_runs(runs, result.group_by))  # each group's own runs table
+    fits = tuple(calibrate(f, parts.get(f.provenance.group or "")) for f in result.fits)
+    return FitSet(fits, result.group_by, result.failed)
 
 
 def _show(result: FitResult | FitSet, compute: float | None, json_out: bool) -> None:
