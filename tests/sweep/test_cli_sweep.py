@@ -4,6 +4,8 @@ before anything trains, and the whole loop sweep run -> export -> fit -> plan ->
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -151,3 +153,19 @@ def test_sweep_run_then_fit_then_plan_then_next_sweep(tmp_path: Path) -> None:
     assert optimal_N(load_spec(tmp_path / "next.toml"), 1e10) == centre
     [run] = json.loads(res.stdout)["runs"]
     assert run["budget"] == 1e10 and abs(6 * run["N"] * run["D"] / 1e10 - 1) < 0.01
+
+
+def test_sweep_without_torch_is_a_user_error() -> None:
+    """Without the optional train extra, a sweep command says how to install it (exit 2)."""
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # as if PyTorch were not installed\n"
+        "from scalinglab.cli import main\n"
+        "sys.argv = ['scalinglab', 'sweep', 'plan', 'examples/sweep_tiny.toml']\n"
+        "main()\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "training needs PyTorch" in proc.stderr and "scripts/setup train" in proc.stderr

@@ -23,4 +23,16 @@ plancmd.register(app)
 
 
 def main() -> None:
-    app()
+    """Run the app. A user error raised outside a command's own handling (an import of an
+    optional dependency that is missing, say) still ends in ``error: ...`` and exit code 2."""
+    from scalinglab.errors import ScalinglabError
+
+    try:
+        app()
+    except ScalinglabError as exc:
+        from rich.markup import escape
+
+        from scalinglab.cli.common import stderr_console
+
+        stderr_console().print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise SystemExit(2) from None

@@ -245,3 +245,11 @@ class TrainConfig:
         """First 16 hex digits of the SHA-256 of the canonical JSON of the full config."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def missing_torch() -> TrainConfigError:
+    """The error when PyTorch, the optional ``train`` extra, is not installed."""
+    return TrainConfigError(
+        "training needs PyTorch, an optional dependency: run `scripts/setup train` (it installs "
+        "the CPU build torch==2.13.0 first) or `pip install 'scalinglab[train]'`."
+    )

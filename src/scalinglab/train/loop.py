@@ -36,11 +36,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from scalinglab.errors import DataError
-from scalinglab.train.config import TrainConfig, TrainConfigError
+from scalinglab.train.config import TrainConfig, TrainConfigError, missing_torch
+
+try:
+    import torch
+    from torch import Tensor
+except ModuleNotFoundError as exc:  # the optional 'train' extra
+    raise missing_torch() from exc
 from scalinglab.train.data import Corpus, load_corpus
 from scalinglab.train.model import GPT, param_groups
 from scalinglab.train.result import FINAL_TRAIN_STEPS, CurveRow, Progress, TrainResult

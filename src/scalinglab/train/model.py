@@ -32,11 +32,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from scalinglab.train.config import ModelConfig, missing_torch
 
-from scalinglab.train.config import ModelConfig
+try:
+    import torch
+    import torch.nn.functional as F
+    from torch import Tensor, nn
+except ModuleNotFoundError as exc:  # the optional 'train' extra
+    raise missing_torch() from exc
 
 INIT_STD = 0.02
 ROPE_BASE = 10_000.0
