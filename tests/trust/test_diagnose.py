@@ -72,3 +72,16 @@ def test_fit_level_checks():
     yy = 3.0 * X**-0.01 * np.exp(rng.normal(0, 0.02, X.size))
     weak = fit(pd.DataFrame({"x": X, "y": yy}), "power_law", n_boot=100, seed=0)
     assert any(f.kind == "unidentifiable" for f in diagnose_fit(weak))
+
+
+def test_diagnose_with_a_law_names_the_outlying_runs() -> None:
+    from scalinglab.data import load_dataset, select_runs
+    from scalinglab.trust.diagnose import diagnose
+
+    runs = select_runs(load_dataset("chinchilla_epoch"))
+    found = [f for f in diagnose(runs, law="chinchilla", n_boot=0) if f.kind == "outlier"]
+    flagged = {f.details["run_id"] for f in found}
+    # the five under-trained runs (loss >= 3.44) that Besiroglu et al. 2024 drop
+    high = set(runs.loc[runs["y"] >= 3.44, "run_id"].astype(str))
+    assert len(high) == 5 and high <= flagged
+    assert all(abs(f.details["z"]) > 3.5 for f in found)

@@ -382,6 +382,7 @@ def diagnose(
 
     from scalinglab.fit.api import fit
     from scalinglab.laws.registry import get_law
+    from scalinglab.trust.outliers import outlier_findings
 
     metric = frame.attrs.get("metric")
     n_params = len(get_law(law).params) if law else None
@@ -391,6 +392,7 @@ def diagnose(
             warnings.simplefilter("ignore")
             result = fit(frame, law, n_boot=n_boot, seed=seed)
         out += diagnose_fit(result)
+        out += outlier_findings(result)  # runs far off the law (robust z of the residuals)
         if target:
             out += diagnose_extrapolation(result, target)
     group = frame.attrs.get("group")
