@@ -12,9 +12,10 @@ import importlib
 import pkgutil
 
 from scalinglab.errors import FitError
+from scalinglab.laws import formula
 from scalinglab.laws.base import Law
 
-_NOT_LAWS = {"base", "registry"}
+_NOT_LAWS = {"base", "registry", "formula"}  # formula: laws built from text (get_law)
 
 
 @functools.cache
@@ -43,6 +44,8 @@ def get_law(name: str | Law) -> Law:
     laws = _catalogue()
     if name in laws:
         return laws[name]
+    if formula.is_formula(name):  # "formula:E + A/N^alpha" or a bare formula (cached)
+        return formula.law_from_name(name)
     close = difflib.get_close_matches(name, list(laws), n=3)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise FitError(
