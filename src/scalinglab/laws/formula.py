@@ -96,11 +96,10 @@ def formula_law(
 
 
 def _name(formula: str, spec: Mapping[str, Any]) -> str:
-    extra = f"; {json.dumps(spec, sort_keys=True)}" if spec else ""
+    extra = f"; {json.dumps(dict(spec), sort_keys=True)}" if spec else ""
     return f"{PREFIX}{formula}{extra}"
 
 
-@functools.lru_cache(maxsize=256)
 def law_from_name(name: str) -> Law:
     """The law called ``name``: ``formula:TEXT[; {json overrides}]`` or a bare formula."""
     body = name[len(PREFIX) :] if name.startswith(PREFIX) else name
@@ -116,7 +115,13 @@ def law_from_name(name: str) -> Law:
             f"formula law {name!r}: overrides must be a JSON object with keys variables, "
             "params, space."
         )
-    return _build(canonical(text), spec)
+    return _cached(canonical(text), json.dumps(spec, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached(formula: str, spec: str) -> Law:
+    """One law per canonical formula and overrides (sympy's work is done once)."""
+    return _build(formula, json.loads(spec))
 
 
 # ----- parsing -----
