@@ -174,6 +174,10 @@ BAD = [
     ("E + log(N, 2)", r"log\(\) at column 5 takes one argument"),
     ("E + A/N[0]", r"character '\[' at column 8"),
     ("E + A/N^alpha + B/D^beta; []", r"overrides must be a JSON object"),
+    ("A*B/N^alpha", r"parameters A, B cannot be identified"),
+    ("E + A/N^(a*b)", r"parameters a, b cannot be identified"),
+    # 'tokens' is not a known column, so it is a parameter that cannot be told from B and E
+    ("E + A/N^alpha + B/tokens^beta", r"cannot be identified .* name the variables"),
 ]
 
 
@@ -198,6 +202,18 @@ def test_bad_options_are_rejected() -> None:
         formula_law("  ")
     with pytest.raises(FitError, match=r"check the parentheses"):
         formula_law("E + (A/N")
+
+
+def test_variables_named_in_the_law_name(runs: pd.DataFrame) -> None:
+    law = get_law('E + A/N^alpha + B/tokens^beta; {"variables": ["N", "tokens"]}')
+    assert law.variables == ("N", "tokens")
+    assert law.param_names == ("E", "A", "B", "alpha", "beta")
+    with pytest.raises(FitError, match=r"needs column 'tokens'"):
+        fit(runs, law, n_boot=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = fit(runs.assign(tokens=runs["D"]), law, n_boot=0)
+    assert r.objective <= GOLDEN_OBJECTIVE + 1e-9
 
 
 def test_builtin_names_are_not_formulas() -> None:

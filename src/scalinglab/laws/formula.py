@@ -293,7 +293,7 @@ def _build(formula: str, spec: Mapping[str, Any]) -> Law:
         lo = float(np.log(pos.min()))
         return {n: tuple(lo + math.log(f) for f in OFFSET_FRACTIONS) for n in data_offsets}
 
-    return Law(
+    law = Law(
         name=_name(formula, spec),
         version="1",
         title=f"formula law {formula}",
@@ -307,6 +307,37 @@ def _build(formula: str, spec: Mapping[str, Any]) -> Law:
         data_grid=data_grid,
         paired_rows=True,
         notes="Parameters and starts inferred from the formula's shape (scalinglab.laws.formula).",
+    )
+    _check_identifiable(law)
+    return law
+
+
+def _check_identifiable(law: Law) -> None:
+    """A :class:`FitError` when some parameters only ever act together (e.g. ``A*B/N``): the
+    Jacobian, at two seeded random points (parameters near 1, variables over 1..1e4), has a
+    null direction; the parameters with weight in it are named."""
+    rng = np.random.default_rng(0)
+    nulls = []
+    for _ in range(2):
+        X = {v: np.exp(rng.uniform(0.0, math.log(1e4), 64)) for v in law.variables}
+        theta = np.array(
+            [[rng.uniform(-1, 1) if p.log else rng.uniform(0.2, 0.8) for p in law.params]]
+        )
+        _, J = law.evaluate(theta, X)
+        M = np.stack([np.broadcast_to(j, (1, 64))[0] for j in J], axis=1)
+        norms = np.linalg.norm(M, axis=0)
+        if not (np.all(np.isfinite(M)) and np.all(norms > 0)):
+            return  # not finite or flat somewhere: inconclusive here, the fit will say
+        _, sv, vt = np.linalg.svd(M / norms)
+        if sv[-1] > 1e-10 * sv[0]:
+            return
+        nulls.append(vt[-1])
+    names = [p.name for p, w in zip(law.params, nulls[-1], strict=True) if abs(w) > 1e-3]
+    raise FitError(
+        f"formula {law.formula!r}: parameters {', '.join(names)} cannot be identified (only a "
+        "combination of them changes the prediction); merge them into one parameter, or, "
+        "if one is a runs column, name the variables (e.g. "
+        f"'{law.formula}; {{\"variables\": [...]}}')."
     )
 
 
