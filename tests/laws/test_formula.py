@@ -175,6 +175,9 @@ BAD = [
     ("E + A/N[0]", r"character '\[' at column 8"),
     ("E + A/N^alpha + B/D^beta; []", r"overrides must be a JSON object"),
     ("A*B/N^alpha", r"parameters A, B cannot be identified"),
+    ("E + A*N/0", r"is not finite \(.*\): a division by zero"),
+    ("E + log(0)*A*N", r"is not finite"),
+    ("E + A*N^alpha*0^beta", r"is not differentiable in 'beta'"),
     ("E + A/N^(a*b)", r"parameters a, b cannot be identified"),
     # 'tokens' is not a known column, so it is a parameter that cannot be told from B and E
     ("E + A/N^alpha + B/tokens^beta", r"cannot be identified .* name the variables"),
@@ -214,6 +217,11 @@ def test_variables_named_in_the_law_name(runs: pd.DataFrame) -> None:
         warnings.simplefilter("ignore")
         r = fit(runs.assign(tokens=runs["D"]), law, n_boot=0)
     assert r.objective <= GOLDEN_OBJECTIVE + 1e-9
+
+
+def test_formula_not_finite_on_the_data(runs: pd.DataFrame) -> None:
+    with pytest.raises(FitError, match=r"could not be evaluated at any start on chinchilla_epoch"):
+        fit(runs, "E + A*log(N - 1e13)", n_boot=0)  # log of a negative number on every run
 
 
 def test_builtin_names_are_not_formulas() -> None:

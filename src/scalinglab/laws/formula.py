@@ -15,12 +15,17 @@ Which names are what (defaults; ``variables=`` and ``params=`` override them):
 * **variables** are the names that are runs columns: :data:`KNOWN_VARIABLES` (N, D, C, x, step,
   lr, batch...), or exactly the names given in ``variables=``. Each must be positive and finite.
 * **exponents**: a parameter that appears in the exponent of a power (``N^alpha``,
-  ``N^(-a*b)``) is fitted as is (linear coordinates), bounds [0, 5], starts 0.1, 0.3, 0.6, 1.0.
+  ``N^(-a*b)``) is fitted as is (linear coordinates), bounds [0, 5], starts 0.1, 0.3, 0.6, 1.0:
+  write a decaying term as ``A/N^alpha`` or ``A*N^(-alpha)``, not ``A*N^alpha``.
 * **scales**: every other parameter (an offset such as ``E``, a coefficient such as ``A``) is
   positive and fitted in log coordinates (``log=True``, lower bound 0). A coefficient starts at
   log values -5, 0, 5, ..., 25 (twelve decades, the Besiroglu et al. 2024 span plus the small
   ones); an *offset* (a parameter that is a term of the top-level sum on its own) starts at 10%,
   50% and 90% of the smallest target (the irreducible loss lies below every observed loss).
+  A parameter that may be negative needs ``params={"b": {"log": False, "lower": None}}``.
+* names that are neither a known column nor given in ``variables=`` are parameters; one that
+  cannot be told apart from the others (``A*B/N``, or a runs column mistaken for a parameter)
+  is rejected by a rank check of the Jacobian that names them.
 
 ``params={"E": {"lower": 1.0, "grid": [0.0, 0.5]}}`` overrides any of ``log``, ``lower``,
 ``upper``, ``grid`` (internal coordinates, as :class:`Param` documents) and ``meaning``.
@@ -240,7 +245,11 @@ def _kinds(expr: Any, params: Sequence[Any]) -> tuple[set[str], set[str]]:
 
 
 def _build(formula: str, spec: Mapping[str, Any]) -> Law:
+    import sympy
+
     expr = parse(formula)
+    if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
+        raise FitError(f"formula {formula!r} is not finite ({expr}): a division by zero or log(0)?")
     names = sorted(s.name for s in expr.free_symbols)
     given = spec.get("variables")
     if given is not None:
