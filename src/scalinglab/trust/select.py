@@ -14,7 +14,7 @@ averaged over the groups (scale-free: a curve with small errors weighs as much a
 large errors). ``auto_scope="group"`` chooses each group's own best instead. Pooling is the
 default because one curve's in-fit backtest is a noisy guide to its own far extrapolation. On
 the 20 curves of ``revisiting_lang`` (9 to 59 fitted points each; bench/extrapolation.py),
-choosing per curve gives a mean RMSE(log) of 0.0085 between the power law and M4 and 0.0104
+choosing per curve gives a mean RMSE(log) of 0.0085 between the power law and M4 and 0.0086
 from the four default candidates, both worse than M4 alone (0.0080), while the pooled choice is
 M4 for every curve from either set. The price: pooled, every group gets the family's best law,
 so when no candidate suits most groups (say, power law and BNSL only on those curves) a
