@@ -37,6 +37,14 @@ def pool_context() -> Any:
     return None
 
 
+def run_jobs(fn: Any, jobs: list[Any], workers: int) -> list[Any]:
+    """``[fn(j) for j in jobs]``, in processes when ``workers`` > 1 (same results, same order)."""
+    if workers > 1 and len(jobs) > 1:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
+            return list(pool.map(fn, jobs))
+    return [fn(j) for j in jobs]
+
+
 def fit_groups(
     groups: Sequence[tuple[str | None, pd.DataFrame]],
     law: str | Law,
@@ -57,11 +65,7 @@ def fit_groups(
     for key, frame in groups:
         kw = dict(kwargs, law=law_name, workers=1, provenance={**base_d, "group": key})
         jobs.append((frame, kw))
-    if workers <= 1 or len(jobs) <= 1:
-        results = [_fit_one(j) for j in jobs]
-    else:
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
-            results = list(pool.map(_fit_one, jobs))
+    results = run_jobs(_fit_one, jobs, workers)
     if progress:
         progress(len(jobs))
     failed = [(k, r) for (k, _), r in zip(groups, results, strict=True) if isinstance(r, str)]

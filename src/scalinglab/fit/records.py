@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from scalinglab.fit.codec import encode
 from scalinglab.fit.objectives import Objective
 from scalinglab.laws.base import FloatArray
 
@@ -60,18 +61,9 @@ def num(v: Any) -> float:
 
 
 def jsonable(obj: Any) -> Any:
-    """JSON-safe copy: numpy scalars and arrays to Python, NaN/inf to None, tuples to lists."""
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    """JSON-safe copy: numpy scalars and arrays to Python, NaN/inf to None, tuples to lists
+    (:func:`scalinglab.fit.codec.encode`)."""
+    return encode(obj)
 
 
 @dataclass(frozen=True)

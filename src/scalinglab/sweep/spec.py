@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from scalinglab.errors import ScalinglabError
+from scalinglab.train.config import ModelConfig, TrainConfig
 
 
 class SweepError(ScalinglabError):
@@ -87,25 +88,34 @@ class ShapeRules:
     max_shape_error: float = 0.25
 
 
+def _defaults(*classes: type) -> dict[str, Any]:
+    """Field defaults of the trainer's config classes: one source for the sweep file's."""
+    return {f.name: f.default for c in classes for f in fields(c) if f.default is not MISSING}
+
+
+_TRAIN = _defaults(TrainConfig, ModelConfig)
+
+
 @dataclass(frozen=True)
 class TrainDefaults:
-    """Options passed to every run's TrainConfig. ``batch_size`` in sequences; ``eval_every``
-    in steps; ``eval_tokens`` in tokens; ``min_steps``: fewer optimizer steps is an error."""
+    """Options passed to every run's TrainConfig (defaults: the trainer's own). ``batch_size``
+    in sequences; ``eval_every`` in steps; ``eval_tokens`` in tokens; ``min_steps``: fewer
+    optimizer steps is an error."""
 
     batch_size: int = 16
-    schedule: str = "cosine"
-    warmup_frac: float = 0.05
-    decay_frac: float = 0.2
-    min_lr_frac: float = 0.1
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    eval_every: int = 50
-    eval_tokens: int = 16384
-    device: str = "auto"
-    compile: bool = False
-    pos: str = "rope"
-    tie_embeddings: bool = True
-    mup_base_width: int | None = None
+    schedule: str = _TRAIN["schedule"]
+    warmup_frac: float = _TRAIN["warmup_frac"]
+    decay_frac: float = _TRAIN["decay_frac"]
+    min_lr_frac: float = _TRAIN["min_lr_frac"]
+    weight_decay: float = _TRAIN["weight_decay"]
+    grad_clip: float = _TRAIN["grad_clip"]
+    eval_every: int = _TRAIN["eval_every"]
+    eval_tokens: int = _TRAIN["eval_tokens"]
+    device: str = _TRAIN["device"]
+    compile: bool = _TRAIN["compile"]
+    pos: str = _TRAIN["pos"]
+    tie_embeddings: bool = _TRAIN["tie_embeddings"]
+    mup_base_width: int | None = _TRAIN["mup_base_width"]
     min_steps: int = 20
 
 

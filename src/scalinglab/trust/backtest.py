@@ -31,13 +31,14 @@ from scalinglab._version import RESULT_FORMAT
 from scalinglab.data.select import group_runs
 from scalinglab.errors import FitError, ScalinglabError
 from scalinglab.fit.api import fit_spec
+from scalinglab.fit.groups import run_jobs
 from scalinglab.fit.records import FitSpec, jsonable
 from scalinglab.fit.result import FitResult, parse_result
 from scalinglab.laws.registry import get_law
 from scalinglab.trust.calibrate import calibrate
 from scalinglab.trust.holdout import Holdout
 from scalinglab.trust.predict import predict
-from scalinglab.trust.select import AUTO_SCOPES, auto_choices, run_jobs, spec_for
+from scalinglab.trust.select import AUTO_SCOPES, auto_choices, spec_for
 
 LawLike = str | FitSpec | FitResult
 

@@ -23,7 +23,6 @@ per-group choice does better.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -35,7 +34,7 @@ import pandas as pd
 
 from scalinglab.errors import FitError, ScalinglabError
 from scalinglab.fit.api import fit_spec
-from scalinglab.fit.groups import pool_context
+from scalinglab.fit.groups import run_jobs
 from scalinglab.fit.objectives import Objective
 from scalinglab.fit.prediction import predict as predict_fit
 from scalinglab.fit.records import FitSpec
@@ -68,14 +67,6 @@ def spec_for(name: str, given: Sequence[FitSpec], defaults: Mapping[str, Any]) -
     objective = defaults.get("objective") or Objective(kind=law.default_objective)
     fix = {k: v for k, v in (defaults.get("fix") or {}).items() if k in law.param_names}
     return FitSpec(law=law.name, objective=objective, fixed=fix, weights=defaults.get("weights"))
-
-
-def run_jobs(fn: Any, jobs: list[Any], workers: int) -> list[Any]:
-    """``[fn(j) for j in jobs]``, in processes when ``workers`` > 1 (same results)."""
-    if workers > 1 and len(jobs) > 1:
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
-            return list(pool.map(fn, jobs))
-    return [fn(j) for j in jobs]
 
 
 def _applicable(law: Law, frame: pd.DataFrame) -> bool:
