@@ -139,3 +139,28 @@ def test_readers_run_while_imports_write(work: Path) -> None:
     with Store.open(work / "s.duckdb", read_only=True) as st:
         sources = sorted(st.list_imports()["source"])
     assert len(sources) == 5 and len(set(sources)) == 5
+
+
+BAD_FILES = {
+    "semicolon": (b"N;D;loss\n1e8;2e9;3.1\n1e9;2e10;2.6\n", "reads as one column"),
+    "bool": (b"N,D,loss\n1e8,2e9,true\n1e9,2e10,false\n", "non-numeric values at rows 1, 2"),
+    "dup_header": (b"N,D,N,loss\n1e8,2e9,1e8,3.1\n", "names a column more than once"),
+    "overflow": (b"N,D,loss\n1e300,1e300,3.1\n1e8,2e9,2.9\n", "derived C overflows"),
+    "not_utf8": (b"N,D,loss,name\n1e8,2e9,3.1,ok\n1e9,2e10,2.6,caf\xe9\n", "not UTF-8 text"),
+    "many_bad": (
+        b"N,D,loss\n" + b"".join(b"-1,2e9,3.1\n" for _ in range(60)),
+        "more",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_bad_files_are_refused_by_the_console_script(work: Path, kind: str) -> None:
+    data, fragment = BAD_FILES[kind]
+    (work / "bad.csv").write_bytes(data)
+    assert run_cli("runs", "import", "runs.csv", "--store", "s.duckdb", cwd=work).returncode == 0
+    before = imports(work / "s.duckdb")
+    proc = run_cli("runs", "import", "bad.csv", "--store", "s.duckdb", cwd=work)
+    user_error(proc, fragment)
+    assert len(proc.stderr) < 2000  # row lists are capped, not one line per row
+    assert imports(work / "s.duckdb") == before
