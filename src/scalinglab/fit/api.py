@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ConvergenceWarning, FitError, IdentifiabilityWarning
+from scalinglab.errors import (
+    ConvergenceWarning,
+    FitError,
+    IdentifiabilityWarning,
+    OutlierWarning,
+)
 from scalinglab.fit import checks
 from scalinglab.fit.bootstrap import bootstrap
 from scalinglab.fit.engine import MultiStartResult, Problem, hessian, multistart
@@ -35,6 +40,7 @@ from scalinglab.fit.records import (
     Provenance,
     SearchSummary,
 )
+from scalinglab.fit.residuals import information_criteria, outlier_warning
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.fit.variables import law_variables
 from scalinglab.laws.base import FloatArray, Law
@@ -243,17 +249,15 @@ def residuals_of(problem: Problem, x_free: FloatArray) -> FloatArray:
     return np.asarray((y_t - pred)[problem.weights > 0], dtype=float)
 
 
-def information_criteria(residuals: FloatArray, k: int) -> tuple[float, float]:
-    """AIC and BIC of a Gaussian model of the objective-space residuals with ``k`` free
-    parameters: n ln(RSS/n) + 2k and n ln(RSS/n) + k ln n (Akaike 1974; Schwarz 1978; the
-    least-squares form in Burnham and Anderson 2002, section 2.2). A Huber fit's are the same
-    approximation; compare them only between fits of the same runs."""
-    n = residuals.size
-    rss = float(np.sum(residuals**2))
-    if n == 0 or not rss > 0:
-        return math.nan, math.nan
-    base = n * math.log(rss / n)
-    return base + 2 * k, base + k * math.log(n)
+def _outliers(b: _Built, res: FloatArray, spec: FitSpec) -> list[str]:
+    """The warning naming runs whose residual is far outside the rest (robust z)."""
+    fitted = b.frame.loc[b.problem.weights > 0]
+    ids = (
+        fitted["run_id"].astype(str).tolist()
+        if "run_id" in fitted.columns
+        else [f"row {i}" for i in range(len(fitted))]
+    )
+    return outlier_warning(res, ids, spec.objective.resolved_space(b.law))
 
 
 def _data(b: _Built, spec: FitSpec) -> dict[str, list[Any]]:
@@ -358,8 +362,12 @@ def fit_spec(
     for msg in warn:
         ident = "bound" in msg or "flat" in msg or "identified" in msg
         warnings.warn(msg, IdentifiabilityWarning if ident else ConvergenceWarning, stacklevel=3)
-    full = b.problem.full_theta(ms.x[None, :])[0]
     res = residuals_of(b.problem, ms.x)
+    far = _outliers(b, res, spec)
+    for msg in far:
+        warnings.warn(msg, OutlierWarning, stacklevel=3)
+    warn += far
+    full = b.problem.full_theta(ms.x[None, :])[0]
     aic, bic = information_criteria(res, len(names))
     return FitResult(
         law=law.name,
