@@ -8,6 +8,7 @@ section 2), as tests/laws/test_formula.py pins it for the formula law.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -22,8 +23,8 @@ from scalinglab.data import load_dataset, select_runs
 from scalinglab.errors import FitError
 from scalinglab.fit import fit
 from scalinglab.laws import get_law
-from scalinglab.laws.formula import law_from_name, law_name
-from scalinglab.laws.law_file import law_file_text, read_law_file, write_law_file
+from scalinglab.laws.formula import formula_law, law_from_name, law_name
+from scalinglab.laws.law_file import _toml, law_file_text, read_law_file, write_law_file
 
 GOLDEN_OBJECTIVE = 1.0182740178e-3
 # Besiroglu et al. 2024, section 2: the product of these per-parameter grids is their 4,500
@@ -114,7 +115,10 @@ def test_text_round_trips_to_the_same_law(tmp_path: Path, title: str, citation: 
         "title": title,
         "citation": citation,
         "space": "log",
-        "params": {"A": {"lower": 1e-3, "upper": 1e30, "unit": "nats"}, "alpha": {"grid": [0.2, 1]}},
+        "params": {
+            "A": {"lower": 1e-3, "upper": 1e30, "unit": "nats"},
+            "alpha": {"grid": [0.2, 1]},
+        },
     }
     law = law_from_name(law_name("E + A/N^alpha", spec))
     tomllib.loads(law_file_text(law))  # valid TOML
@@ -130,6 +134,19 @@ def test_written_file_documents_the_inferred_defaults() -> None:
     assert '# variables = ["N"]  (inferred from the formula)' in text
     assert "# upper = 5.0  (inferred)" in text  # alpha, an exponent: [0, 5]
     assert "the fit starts from the data instead" in text  # E, an offset
+
+
+def test_values_a_file_cannot_hold_are_written_as_equivalents(tmp_path: Path) -> None:
+    """No bound (None) is written as -inf/inf; the law read back behaves the same."""
+    law = formula_law("a - b*N", params={"a": {"log": False, "lower": None, "grid": [0.0]}})
+    back = read_law_file(write_law_file(law, tmp_path / "law.toml"))
+    assert back.param("a").internal_bounds() == law.param("a").internal_bounds()
+    assert back.param("a").lower == -math.inf and back.param("a").grid == (0.0,)
+
+
+def test_writer_refuses_a_value_toml_cannot_hold() -> None:
+    with pytest.raises(FitError, match=r"cannot write \{'a': 1\} to a law file"):
+        _toml({"a": 1})
 
 
 def test_only_formula_laws_are_written() -> None:

@@ -47,11 +47,11 @@ from scalinglab.laws.base import Law, Param
 SUFFIX = ".toml"
 # file key -> (key of the formula law's overrides, what the value must be)
 _TOP = {
-    "formula": ("", "a string such as \"E + A/N^alpha + B/D^beta\""),
+    "formula": ("", 'a string such as "E + A/N^alpha + B/D^beta"'),
     "name": ("title", "a string (a title for reports)"),
     "citation": ("citation", "a string (authors, year, arXiv id, equation)"),
-    "variables": ("variables", "an array of runs column names, e.g. [\"N\", \"D\"]"),
-    "target_space": ("space", "\"log\" or \"linear\""),
+    "variables": ("variables", 'an array of runs column names, e.g. ["N", "D"]'),
+    "target_space": ("space", '"log" or "linear"'),
     "params": ("params", "tables [params.NAME], one per parameter"),
 }
 _PARAM = {
@@ -147,9 +147,7 @@ def _params(value: Any, where: str) -> dict[str, dict[str, Any]]:
                     f"are {', '.join(_PARAM)}. Remove or rename it."
                 )
             if not _valid(k, v):
-                raise FitError(
-                    f"{where}: key params.{name}.{k} = {_show(v)} must be {_PARAM[k]}."
-                )
+                raise FitError(f"{where}: key params.{name}.{k} = {_show(v)} must be {_PARAM[k]}.")
         lo, hi = table.get("lower"), table.get("upper")
         if lo is not None and hi is not None and not lo < hi:
             raise FitError(
@@ -244,10 +242,22 @@ def _param_lines(p: Param, given: Mapping[str, Any]) -> list[str]:
     out = []
     for key in _PARAM:
         if key in given:
-            out.append(f"{key} = {_toml(given[key])}")
+            out.append(f"{key} = {_toml(_as_read(key, given[key]))}")
         elif inferred[key] is not None:
             out.append(f"# {key} = {_toml(inferred[key])}  (inferred)")
     return out
+
+
+def _as_read(key: str, value: Any) -> Any:
+    """An override as a law file states it: the formula law accepts some values a file cannot
+    hold (None: no bound; a non-string meaning; 0/1 for log), written as their equivalents."""
+    if key in ("lower", "upper") and value is None:
+        return -math.inf if key == "lower" else math.inf
+    if key in ("meaning", "unit") and not isinstance(value, str):
+        return str(value)
+    if key == "log" and not isinstance(value, bool):
+        return bool(value)
+    return value
 
 
 def write_law_file(law: Law, path: str | Path) -> Path:
@@ -283,7 +293,15 @@ def _toml(value: Any) -> str:
     raise FitError(f"cannot write {value!r} to a law file: not a string, number or array.")
 
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
 
 
 def _escape(c: str) -> str:
