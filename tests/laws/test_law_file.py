@@ -213,27 +213,68 @@ def test_undecodable_file_is_named(tmp_path: Path) -> None:
         get_law(str(path))
 
 
-def test_cli_fit_then_predict_without_the_file(tmp_path: Path, chinchilla_file: Path) -> None:
-    """fit --law FILE.toml --out, delete the file, predict from the saved fit."""
-    out = tmp_path / "fit.json"
+@pytest.fixture(scope="module")
+def saved_fit(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+    """``fit --law FILE.toml --out fit.json``, then the law file deleted: (fit file, params)."""
+    tmp = tmp_path_factory.mktemp("saved")
+    law = tmp / "chinchilla.toml"
+    law.write_text(CHINCHILLA_TOML, encoding="utf-8")
+    out = tmp / "fit.json"
     proc = run_cli(
-        "fit", "chinchilla_epoch", "--where", "loss < 3.44", "--law", str(chinchilla_file),
-        "--bootstrap", "0", "--no-calibrate", "--no-store", "--json", "--out", str(out),
-        "-q", cwd=tmp_path,
+        "fit", "chinchilla_epoch", "--where", "loss < 3.44", "--law", str(law),
+        "--bootstrap", "20", "--no-calibrate", "--no-store", "--json", "--out", str(out),
+        "-q", cwd=tmp,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     s = json.loads(proc.stdout)
     assert s["objective"] == pytest.approx(GOLDEN_OBJECTIVE, rel=1e-8)
-    chinchilla_file.unlink()
+    law.unlink()
+    return out, s["params"]
+
+
+def test_cli_predict_from_a_saved_fit_without_the_file(
+    saved_fit: tuple[Path, dict[str, float]],
+) -> None:
+    out, p = saved_fit
     proc = run_cli(
         "predict", str(out), "--N", "7e10", "--D", "1.4e12", "--interval", "bootstrap", "--json",
-        cwd=tmp_path,
+        cwd=out.parent,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     (row,) = json.loads(proc.stdout)["predictions"]
-    p = s["params"]
     expect = p["E"] + p["A"] / 7e10 ** p["alpha"] + p["B"] / 1.4e12 ** p["beta"]
     assert row["value"] == pytest.approx(expect, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_cli_plan_and_plot_from_a_saved_fit_without_the_file(
+    saved_fit: tuple[Path, dict[str, float]],
+) -> None:
+    """The planner's numeric search on the file's law finds Chinchilla's closed-form optimum
+    N* = G (C/6)^(beta/(alpha+beta)), G = (alpha A / (beta B))^(1/(alpha+beta)) (Hoffmann et al.
+    2022, appendix D.2), computed here from the fitted parameters."""
+    out, p = saved_fit
+    proc = run_cli("plan", str(out), "--compute", "1e22", "--json", cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    a, b = p["alpha"], p["beta"]
+    G = (a * p["A"] / (b * p["B"])) ** (1 / (a + b))
+    assert plan["N"]["value"] == pytest.approx(G * (1e22 / 6) ** (b / (a + b)), rel=1e-5)
+    png = out.parent / "fit.png"
+    proc = run_cli("plot", str(out), "--kind", "fit", "-o", str(png), cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_cli_report_from_a_saved_fit_shows_the_files_title(
+    saved_fit: tuple[Path, dict[str, float]],
+) -> None:
+    out, _ = saved_fit
+    html = out.parent / "report.html"
+    proc = run_cli("report", str(out), "-o", str(html), cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert "Chinchilla, approach 3" in html.read_text(encoding="utf-8")
 
 
 def test_cli_bad_file_exits_2_with_the_reason(tmp_path: Path) -> None:
