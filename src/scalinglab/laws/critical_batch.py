@@ -1,7 +1,7 @@
 """Steps to reach a loss against batch size: S(B) = S_min (1 + B_crit / B).
 
 Source: McCandlish, Kaplan, Amodei and the OpenAI Dota team 2018, "An Empirical Model of
-Large-Batch Training", arXiv:1812.06162, section 2.3: training to a fixed loss, the number of
+Large-Batch Training", arXiv:1812.06162: training to a fixed loss, the number of
 optimiser steps S and of training examples E = B S trade off as
 
     (S / S_min - 1) (E / E_min - 1) = 1,    B_crit = E_min / S_min,
@@ -11,7 +11,7 @@ small batches). With E = B S the trade-off is exactly S(B) = S_min (1 + B_crit /
 E(B) = E_min (1 + B / B_crit): below B_crit, doubling the batch halves the steps at almost no
 cost in examples; above it, the steps barely fall. B_crit is the batch at which both cost twice
 their minimum, and the gradient noise scale B_noise = tr(Sigma) / |G|^2 of the paper predicts it
-(B_crit ~ B_noise, their section 2.2). Equation numbers are not cited here because
+(B_crit ~ B_noise). Equation numbers are not cited here because
 they could not be checked against the paper's text; the two relations above are its own.
 
 | name   | meaning                                       | unit            | internal   |
@@ -80,7 +80,7 @@ LAW = Law(
     formula="S(B) = S_min (1 + B_crit / B)",
     citation=(
         "McCandlish et al. 2018, An Empirical Model of Large-Batch Training, arXiv:1812.06162, "
-        "section 2.3: (S/S_min - 1)(E/E_min - 1) = 1, B_crit = E_min/S_min"
+        "(S/S_min - 1)(E/E_min - 1) = 1, B_crit = E_min/S_min"
     ),
     variables=("batch_size",),
     params=(

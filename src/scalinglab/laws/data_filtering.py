@@ -4,7 +4,7 @@
     b_k = beta 2^(-(k-1)/tau),   n_k = min(k U, D),   K = ceil(D / U).
 
 Source: Goyal, Maini, Lipton, Raghunathan and Kolter 2024, "Scaling Laws for Data Filtering --
-Data Curation cannot be Compute Agnostic", arXiv:2404.07177, section 3. A pool of U unique
+Data Curation cannot be Compute Agnostic", arXiv:2404.07177. A pool of U unique
 samples has a *utility* beta: while every sample is new, the error falls as a power law
 y - E = A n^(-beta) in the n samples seen, i.e. dy/dn = -beta (y - E) / n. A sample seen for the
 k-th time is worth less: its utility is b_k = beta delta^(k-1) with delta = 2^(-1/tau), so the
@@ -122,7 +122,7 @@ LAW = Law(
     ),
     citation=(
         "Goyal et al. 2024, Scaling Laws for Data Filtering -- Data Curation cannot be Compute "
-        "Agnostic, arXiv:2404.07177, section 3"
+        "Agnostic, arXiv:2404.07177"
     ),
     variables=("D", "unique_tokens"),
     params=(

@@ -2,7 +2,7 @@
 
 Source: Hu, Liu, Han, Zhang, He, Zhao, Lin, Ding, Ou, Zeng, Liu and Sun 2023, "Predicting
 Emergent Abilities with Infinite Resolution Evaluation", arXiv:2310.03262 (ICLR 2024), the task
-scaling law, eq. (3): log(-log PU(N)) is linear in log N (the inset of their figure 1).
+scaling law: log(-log PU(N)) is linear in log N (the inset of their figure 1).
 PassUntil (PU) estimates a task's pass rate by sampling until a sample passes, so it
 resolves the tiny pass rates of small models (1e-5 and below) that greedy accuracy reports as
 0: -log PU falls as a power of N, from which the pass rate of a larger model is predicted
@@ -62,7 +62,7 @@ LAW = Law(
     formula="PU(N) = exp(-c N^(-alpha))",
     citation=(
         "Hu et al. 2023, Predicting Emergent Abilities with Infinite Resolution Evaluation, "
-        "arXiv:2310.03262, eq. 3"
+        "arXiv:2310.03262"
     ),
     variables=("N",),
     params=(

@@ -3,12 +3,12 @@
 Sources:
 
 * Brown, Juravsky, Ehrlich, Clark, Le, Re and Mirhoseini 2024, "Large Language Monkeys:
-  Scaling Inference Compute with Repeated Sampling", arXiv:2407.21787, section 4.1: coverage
+  Scaling Inference Compute with Repeated Sampling", arXiv:2407.21787: coverage
   (pass@k, the fraction of problems solved by any of k samples) follows an exponentiated power
   law, log c = a' k^b' with a', b' < 0. Here a = -a' and b = -b' (both positive), and
   ``c_max = 1`` is their law exactly.
 * Stroebl, Kapoor and Narayanan 2024, "Inference Scaling fLaws: The Limits of LLM Resampling
-  with Imperfect Verifiers", arXiv:2411.17501, section 3: when the verifier that picks a sample
+  with Imperfect Verifiers", arXiv:2411.17501: when the verifier that picks a sample
   passes some wrong ones (false positives), resampling until a sample passes cannot raise the
   accuracy above p_correct / (p_correct + p_false_positive) per problem, whatever the budget.
   ``c_max`` < 1 is that ceiling for the benchmark as a whole: the curve flattens at c_max. The
@@ -74,8 +74,8 @@ LAW = Law(
     formula="c(k) = c_max exp(-a k^(-b))",
     citation=(
         "Brown et al. 2024, Large Language Monkeys: Scaling Inference Compute with Repeated "
-        "Sampling, arXiv:2407.21787, section 4.1; ceiling: Stroebl et al. 2024, Inference "
-        "Scaling fLaws, arXiv:2411.17501, section 3"
+        "Sampling, arXiv:2407.21787; ceiling: Stroebl et al. 2024, Inference "
+        "Scaling fLaws, arXiv:2411.17501"
     ),
     variables=("x",),
     params=(
