@@ -303,11 +303,11 @@ def fit(
     """
     lw = get_law(law)
     checks.check_options(level=level, n_boot=n_boot, workers=workers)
-    spec = FitSpec(
-        law=lw.name,
-        objective=objective or Objective(kind=lw.default_objective),
-        fixed=dict(fix or {}),
-        weights=weights if isinstance(weights, str) else None,
+    spec = make_spec(
+        lw,
+        objective=objective,
+        weights=weights,
+        fix=fix,
         n_boot=n_boot,
         resample_by=resample_by,
         level=level,
@@ -324,6 +324,33 @@ def fit(
         progress=progress,
         provenance=provenance,
         law=lw,
+    )
+
+
+def make_spec(
+    law: Law,
+    *,
+    objective: Objective | None = None,
+    weights: str | Sequence[float] | None = None,
+    fix: Mapping[str, float] | None = None,
+    n_boot: int = 1000,
+    resample_by: str | None = None,
+    level: float = 0.95,
+    seed: int = 0,
+    joint: JointSpec | None = None,
+) -> FitSpec:
+    """The :class:`FitSpec` of :func:`fit`'s options (a weights column is kept by name; per-run
+    weights given as numbers are not part of the spec)."""
+    return FitSpec(
+        law=law.name,
+        objective=objective or Objective(kind=law.default_objective),
+        fixed=dict(fix or {}),
+        weights=weights if isinstance(weights, str) else None,
+        n_boot=n_boot,
+        resample_by=resample_by,
+        level=level,
+        seed=seed,
+        joint=joint,
     )
 
 
