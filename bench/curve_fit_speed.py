@@ -123,7 +123,7 @@ def run_law(law: str, data: list[tuple[str, pd.DataFrame]], max_nfev: int) -> fl
         assert not isinstance(fb, Exception), fb
         assert abs(fb.objective - fs.objective) <= RTOL * fs.objective, (key, fb, fs)
         t0 = time.perf_counter()
-        f_ref, nfev = reference(table, spec, max_nfev)
+        f_ref, _nfev = reference(table, spec, max_nfev)
         dt = time.perf_counter() - t0
         t_ref += dt
         ratio = fb.objective / f_ref

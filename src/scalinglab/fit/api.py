@@ -107,7 +107,11 @@ def build(
 
 
 def search(b: Built, where: str) -> MultiStartResult:
-    ms = multistart(b.problem, checks.starts(b.law, b.problem, b.grid))
+    return found(b, multistart(b.problem, checks.starts(b.law, b.problem, b.grid)), where)
+
+
+def found(b: Built, ms: MultiStartResult, where: str) -> MultiStartResult:
+    """``ms``, checked: some start gave a finite objective."""
     if not math.isfinite(ms.f):
         raise FitError(
             f"law {b.law.name!r} could not be evaluated at any start on {where}; check the "
