@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 
 from scalinglab.errors import FitError
-from scalinglab.laws import formula
+from scalinglab.laws import _saved, formula
 from scalinglab.laws.base import Law
 
 _NOT_LAWS = {"base", "registry", "formula"}  # formula: laws built from text (get_law)
@@ -44,6 +44,8 @@ def get_law(name: str | Law) -> Law:
     laws = _catalogue()
     if name in laws:
         return laws[name]
+    if _saved.is_saved_law(name):  # a law file written by `scalinglab discover --out F.law`
+        return get_law(_saved.read_saved_law(name))
     if formula.is_formula(name):  # "formula:E + A/N^alpha" or a bare formula (cached)
         return formula.law_from_name(name)
     close = difflib.get_close_matches(name, list(laws), n=3)

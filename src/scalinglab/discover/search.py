@@ -1,0 +1,315 @@
+"""``discover``: search the grammar for the law that extrapolates best inside the data.
+
+The search, in order:
+
+1. The user's holdout (``--holdout``, e.g. ``top 20% by C``) is split off each group first;
+   the search never sees those runs. The rest is the search data.
+2. Candidates: the catalogue's laws that apply to the variables (those ``--law auto`` would
+   consider: ``auto_candidate`` laws whose variables the table offers) are seeds and are
+   scored first; then the forms of :func:`scalinglab.discover.grammar.grammar`, simplest first.
+3. Each candidate gets nested rolling-origin errors inside the search data
+   (:mod:`scalinglab.discover.score`), candidates in parallel over ``workers`` processes. The
+   search takes no new candidate once ``SEARCH_SHARE`` of the time budget is spent (the rest
+   is for the leaders' final fits); the candidates scored are always a prefix of the ordered
+   list, so for a seed the result depends only on how many fitted in the budget (the
+   result says whether the search was complete; ``max_candidates`` fixes the number).
+4. Score = mean log nested RMSE(log) + ``penalty`` * number of parameters
+   (:func:`scalinglab.discover.score.aggregate`). The leaderboard is the Pareto front of
+   (parameters, nested error) in score order, plus the best catalogue law for comparison; the
+   leaders are fitted on all the search data for their in-fit and held-out errors.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.data.select import group_runs
+from scalinglab.discover.grammar import PARAM_LETTERS, Candidate, formula_text, grammar
+from scalinglab.discover.result import DiscoverResult, LeaderRow
+from scalinglab.discover.score import (
+    FullFit,
+    Part,
+    Settings,
+    aggregate,
+    full_job,
+    score_job,
+)
+from scalinglab.errors import DataError, FitError, ScalinglabError
+from scalinglab.fit.groups import pool_context, run_jobs
+from scalinglab.laws.base import FloatArray, Law
+from scalinglab.laws.formula import FUNCTIONS, KNOWN_VARIABLES, PREFIX, canonical
+from scalinglab.laws.registry import list_laws
+from scalinglab.trust.calibrate import origins
+from scalinglab.trust.holdout import Holdout, axis_values
+
+DEFAULT_BUDGET_S = 600.0
+#: per parameter, the factor exp(PENALTY) by which it must cut the nested error (about 3%)
+PENALTY = 0.03
+SEARCH_SHARE = 0.8
+#: how many of the best-scoring laws are fitted on all the search data at the end
+LEADERS = 8
+Progress = Callable[[int, int], None]
+
+
+def catalogue_laws(frame: pd.DataFrame, variables: Sequence[str]) -> list[Law]:
+    """The catalogue's laws that apply to a table of ``variables`` (and target y): the
+    ``auto_candidate`` laws whose variables are among them, or whose ``prepare`` computes
+    its variables from those columns alone (the over-training law's C and M from N and D)."""
+    sub = frame[[*variables, "y"]]
+    out = []
+    for law in list_laws():
+        if not law.auto_candidate or law.hyperparameter is not None:
+            continue
+        if law.prepare is not None:
+            try:
+                law.prepare(sub)
+            except (ScalinglabError, KeyError):
+                continue
+        elif not set(law.variables) <= set(variables):
+            continue
+        out.append(law)
+    return out
+
+
+def law_name(text: str, variables: Sequence[str]) -> str:
+    """The registry name of a grammar formula: names the variables it reads when one of them
+    is not a column formulas know by default."""
+    used = [v for v in variables if re.search(rf"\b{re.escape(v)}\b", text)]
+    if all(v in KNOWN_VARIABLES for v in used):
+        return PREFIX + canonical(text)
+    return PREFIX + canonical(text) + "; " + json.dumps({"variables": used}, sort_keys=True)
+
+
+def candidates(
+    parts: Sequence[Part], variables: Sequence[str], *, max_terms: int
+) -> list[Candidate]:
+    """Catalogue seeds first, then the grammar's forms, simplest first, without repeats."""
+    frame = pd.concat([p.search for p in parts], ignore_index=True)
+    out = [
+        Candidate(law.name, len(law.params), catalogue=law.name)
+        for law in catalogue_laws(frame, variables)
+    ]
+    X = {v: frame[v].to_numpy(dtype=float) for v in variables}
+    for atoms, offset in grammar(variables, X, max_terms=max_terms):
+        k = sum(a.n_params for a in atoms) + int(offset)
+        out.append(Candidate(law_name(formula_text(atoms, offset), variables), k, atoms, offset))
+    seen: set[str] = set()
+    return [c for c in out if not (c.law_name in seen or seen.add(c.law_name))]  # type: ignore[func-returns-value]
+
+
+def check_variables(runs: pd.DataFrame, variables: Sequence[str]) -> None:
+    """Each variable a positive, finite column usable as a name in a formula; the target y
+    positive and finite (the search fits in log space)."""
+    if not variables:
+        raise DataError("--vars: name at least one variable, e.g. --vars N,D.")
+    cols = ", ".join(map(str, runs.columns))
+    for v in variables:
+        if v not in runs.columns:
+            raise DataError(f"--vars {v!r}: no such column; columns: {cols}.")
+        if not v.isidentifier() or v in FUNCTIONS or v == "E" or v.startswith("_"):
+            raise DataError(
+                f"--vars {v!r}: not usable as a name in a formula; rename the column with "
+                f"--map NAME={v} (a plain name such as N, D or x)."
+            )
+        if re.fullmatch(rf"[{''.join(PARAM_LETTERS)}]\d+", v):
+            raise DataError(
+                f"--vars {v!r}: clashes with the grammar's parameter names (E, A1, a1, ...); "
+                f"rename the column with --map NAME={v}."
+            )
+        col = pd.to_numeric(runs[v], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(col) | (col <= 0))
+        if bad.size:
+            rows = ", ".join(str(i + 1) for i in bad[:10])
+            raise DataError(
+                f"--vars {v!r}: must be positive and finite; bad at rows {rows}"
+                f"{' and more' if bad.size > 10 else ''}. Exclude them with --where."
+            )
+    y = pd.to_numeric(runs["y"], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(y) | (y <= 0))
+    if bad.size:
+        raise DataError(
+            f"discover fits in log space: the target must be positive and finite; bad at rows "
+            f"{', '.join(str(i + 1) for i in bad[:10])}. Exclude them with --where."
+        )
+
+
+def make_parts(
+    runs: pd.DataFrame, variables: Sequence[str], holdout: str | None, group_by: str | None
+) -> tuple[Part, ...]:
+    """Each group's search data (without its holdout) and rolling origins. The axis is C
+    (6ND where C is absent) for N and D, else the first variable."""
+    axis = "C" if {"N", "D"} <= set(variables) else variables[0]
+    spec = Holdout.parse(holdout) if holdout else None
+    groups = group_runs(runs, group_by) if group_by else [(None, runs)]
+    parts = []
+    for key, frame in groups:
+        frame = frame.reset_index(drop=True)
+        held = spec.mask(frame) if spec else np.zeros(len(frame), dtype=bool)
+        search = frame.loc[~held].reset_index(drop=True)
+        masks = tuple(origins(axis_values(search, axis))) if len(search) >= 3 else ()
+        parts.append(Part(key, search, frame.loc[held].reset_index(drop=True), masks))
+    if not any(p.origins for p in parts):
+        raise DataError(
+            f"discover: too few runs to backtest inside the data ({sum(len(p.search) for p in parts)}"
+            " runs after the holdout); it needs at least 3 per group, better 10 or more."
+        )
+    return tuple(parts)
+
+
+def _search(
+    cands: list[Candidate],
+    parts: tuple[Part, ...],
+    settings: Settings,
+    workers: int,
+    deadline: float,
+    progress: Progress | None,
+) -> list[FloatArray]:
+    """Nested errors of a prefix of ``cands``: candidates are submitted in order until the
+    deadline (the first always), and every submitted one is finished."""
+    results: dict[int, FloatArray] = {}
+
+    def done(i: int, out: tuple[FloatArray, float]) -> None:
+        results[i] = out[0]
+        if progress is not None:
+            progress(len(results), len(cands))
+
+    if workers <= 1:
+        for i, c in enumerate(cands):
+            if i and time.monotonic() > deadline:
+                break
+            done(i, score_job((c, parts, settings)))
+        return [results[i] for i in range(len(results))]
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
+        pending: dict[cf.Future[tuple[FloatArray, float]], int] = {}
+        nxt = 0
+        while True:
+            while len(pending) < 2 * workers and nxt < len(cands):
+                if nxt and time.monotonic() > deadline:
+                    break
+                pending[pool.submit(score_job, (cands[nxt], parts, settings))] = nxt
+                nxt += 1
+            if not pending:
+                break
+            finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for f in finished:
+                done(pending.pop(f), f.result())
+    return [results[i] for i in range(len(results))]
+
+
+def _front(order: list[int], k: FloatArray, nested: FloatArray) -> list[int]:
+    """``order`` without the candidates another beats or equals on both parameters and nested
+    error (strictly on one): they cannot win for any penalty >= 0."""
+    keep = []
+    for i in order:
+        if not any(
+            k[j] <= k[i] and nested[j] <= nested[i] and (k[j] < k[i] or nested[j] < nested[i])
+            for j in order
+            if j != i
+        ):
+            keep.append(i)
+    return keep
+
+
+def _row(c: Candidate, sc: dict[str, Any], i: int, full: FullFit | None) -> LeaderRow:
+    def mean(v: tuple[float, ...]) -> float:
+        finite = [x for x in v if math.isfinite(x)]
+        return float(np.mean(finite)) if finite else math.nan
+
+    return LeaderRow(
+        law=c.law_name,
+        formula=c.formula(),
+        source=c.source,
+        n_params=c.n_params,
+        nested=float(sc["nested"][i]),
+        score=float(sc["score"][i]),
+        in_fit=mean(full.in_fit) if full else math.nan,
+        heldout=mean(full.heldout) if full else math.nan,
+        params=dict(full.params[0]) if full and len(full.params) == 1 else {},
+    )
+
+
+def _check_options(budget_s: float, workers: int, max_terms: int, penalty: float) -> None:
+    if not (budget_s > 0 and math.isfinite(budget_s)):
+        raise FitError(f"--budget {budget_s}: give a positive time, e.g. 10m or 90s.")
+    if workers < 1:
+        raise FitError(f"workers {workers}: give a number of processes >= 1.")
+    if max_terms not in (1, 2, 3):
+        raise FitError(f"max_terms {max_terms}: the grammar allows 1, 2 or 3 terms.")
+    if not (penalty >= 0 and math.isfinite(penalty)):
+        raise FitError(f"penalty {penalty}: give a number >= 0 (0 = no complexity penalty).")
+
+
+def discover(
+    runs: pd.DataFrame,
+    variables: Sequence[str],
+    *,
+    holdout: str | None = None,
+    group_by: str | None = None,
+    budget_s: float = DEFAULT_BUDGET_S,
+    seed: int = 0,
+    workers: int = 1,
+    max_candidates: int | None = None,
+    max_terms: int = 3,
+    penalty: float = PENALTY,
+    cap: int = 48,
+    progress: Progress | None = None,
+) -> DiscoverResult:
+    """Search laws of ``variables`` for ``runs``' target y (see the module docstring).
+
+    ``budget_s``: seconds for the whole search; ``workers``: processes; ``max_candidates``:
+    score at most this many (catalogue seeds first); ``cap``: starts per grammar fit;
+    ``progress(done, total)`` is called after each candidate."""
+    t0 = time.monotonic()
+    _check_options(budget_s, workers, max_terms, penalty)
+    check_variables(runs, variables)
+    parts = make_parts(runs, variables, holdout, group_by)
+    cands = candidates(parts, variables, max_terms=max_terms)
+    if max_candidates is not None:
+        cands = cands[: max(1, max_candidates)]
+    settings = Settings(cap=cap, seed=seed)
+    errs = _search(cands, parts, settings, workers, t0 + SEARCH_SHARE * budget_s, progress)
+    search_s = time.monotonic() - t0
+    done = cands[: len(errs)]
+    k = np.array([c.n_params for c in done], dtype=float)
+    sc = aggregate(np.array(errs), k.astype(int), penalty)
+    scored = [i for i in range(len(done)) if math.isfinite(sc["score"][i])]
+    if not scored:
+        raise FitError(
+            "discover: no candidate law could be backtested inside the data; add runs or "
+            "check the target and variables."
+        )
+    order = sorted(scored, key=lambda i: (sc["score"][i], i))
+    front = _front(order, k, sc["nested"])[:LEADERS]
+    cat = [i for i in order if done[i].catalogue]
+    extra = [cat[0]] if cat and cat[0] not in front else []
+    leaders = front + extra
+    fulls = run_jobs(full_job, [(done[i], parts, settings) for i in leaders], workers)
+    rows = [_row(done[i], sc, i, f) for i, f in zip(leaders, fulls, strict=True)]
+    n_origins = sum(len(p.origins) for p in parts)
+    return DiscoverResult(
+        variables=tuple(variables),
+        holdout=holdout,
+        groups=tuple("" if p.key is None else str(p.key) for p in parts),
+        leaderboard=tuple(rows),
+        best=rows[0].law,
+        best_catalogue=done[cat[0]].law_name if cat else None,
+        n_candidates=len(cands),
+        n_scored=len(done),
+        complete=len(done) == len(cands),
+        n_fits=len(done) * n_origins,
+        search_s=search_s,
+        seconds=time.monotonic() - t0,
+        seed=seed,
+        budget_s=budget_s,
+        penalty=penalty,
+        workers=workers,
+    )
