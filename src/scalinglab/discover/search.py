@@ -90,14 +90,25 @@ def law_name(text: str, variables: Sequence[str]) -> str:
 
 
 def candidates(
-    parts: Sequence[Part], variables: Sequence[str], *, max_terms: int
+    parts: Sequence[Part],
+    variables: Sequence[str],
+    *,
+    max_terms: int,
+    seeds: Sequence[str] | None = None,
 ) -> list[Candidate]:
-    """Catalogue seeds first, then the grammar's forms, simplest first, without repeats."""
+    """Catalogue seeds first (``seeds``: only those of these names), then the grammar's
+    forms, simplest first, without repeats."""
     frame = pd.concat([p.search for p in parts], ignore_index=True)
-    out = [
-        Candidate(law.name, len(law.params), catalogue=law.name)
-        for law in catalogue_laws(frame, variables)
-    ]
+    laws = catalogue_laws(frame, variables)
+    if seeds is not None:
+        unknown = sorted(set(seeds) - {law.name for law in laws})
+        if unknown:
+            raise FitError(
+                f"seed laws {unknown} are not catalogue laws of {', '.join(variables)}; those "
+                f"are {', '.join(law.name for law in laws) or 'none'}."
+            )
+        laws = [law for law in laws if law.name in seeds]
+    out = [Candidate(law.name, len(law.params), catalogue=law.name) for law in laws]
     X = {v: frame[v].to_numpy(dtype=float) for v in variables}
     for atoms, offset in grammar(variables, X, max_terms=max_terms):
         k = sum(a.n_params for a in atoms) + int(offset)
@@ -261,18 +272,20 @@ def discover(
     max_terms: int = 3,
     penalty: float = PENALTY,
     cap: int = 48,
+    seeds: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> DiscoverResult:
     """Search laws of ``variables`` for ``runs``' target y (see the module docstring).
 
     ``budget_s``: seconds for the whole search; ``workers``: processes; ``max_candidates``:
     score at most this many (catalogue seeds first); ``cap``: starts per grammar fit;
+    ``seeds``: the catalogue laws to seed with (default: all that apply);
     ``progress(done, total)`` is called after each candidate."""
     t0 = time.monotonic()
     _check_options(budget_s, workers, max_terms, penalty)
     check_variables(runs, variables)
     parts = make_parts(runs, variables, holdout, group_by)
-    cands = candidates(parts, variables, max_terms=max_terms)
+    cands = candidates(parts, variables, max_terms=max_terms, seeds=seeds)
     if max_candidates is not None:
         cands = cands[: max(1, max_candidates)]
     settings = Settings(cap=cap, seed=seed)
