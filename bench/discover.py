@@ -74,7 +74,9 @@ def catalogue_heldout(t: dict[str, Any]) -> dict[str, float]:
     frame = pd.concat([p.search for p in parts], ignore_index=True)
     out = {}
     for law in catalogue_laws(frame, t["vars"]):
-        full = full_job((Candidate(law.name, len(law.params), catalogue=law.name), parts, Settings()))
+        full = full_job(
+            (Candidate(law.name, len(law.params), catalogue=law.name), parts, Settings())
+        )
         finite = [e for e in full.heldout if math.isfinite(e)]
         out[law.name] = float(np.mean(finite)) if len(finite) == len(full.heldout) else math.nan
     return out
@@ -121,7 +123,9 @@ def main() -> None:
             f"{r.search_s:.0f} s: {r.candidates_per_s:.2f} candidates/s, {r.fits_per_s:.1f} "
             f"fits/s on {r.workers} workers; total {r.seconds:.0f} s"
         )
-        print("  leaderboard: " + " | ".join(f"{x.formula} ({x.nested:.4f})" for x in r.leaderboard))
+        print(
+            "  leaderboard: " + " | ".join(f"{x.formula} ({x.nested:.4f})" for x in r.leaderboard)
+        )
     print(f"total {time.perf_counter() - t0:.0f} s")
     print(f"discover_vs_catalogue: {float(np.mean(ratios)):.3f}")
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.discover.result import DiscoverResult
+from scalinglab.fit.variables import law_variables
 from scalinglab.laws import get_law
 
 NOISE = 0.005
@@ -61,7 +62,9 @@ PLANTED = (
         {"N": (1e7, 1e10), "D": (1e9, 1e12)},
         7,
     ),
-    Planted("kaplan (Kaplan et al. 2020)", ("N", "D"), _kaplan, {"N": (1e7, 1e10), "D": (1e8, 1e11)}, 7),
+    Planted(
+        "kaplan (Kaplan et al. 2020)", ("N", "D"), _kaplan, {"N": (1e7, 1e10), "D": (1e8, 1e11)}, 7
+    ),
     Planted("bnsl, one break (Caballero et al. 2022)", ("x",), _bnsl, {"x": (1e3, 1e8)}, 40),
     Planted(
         "exponential saturation (Gadre et al. 2024 eq. 5 form)",
@@ -100,7 +103,10 @@ def equivalent(p: Planted, result: DiscoverResult) -> tuple[bool, float]:
     best = result.leaderboard[0]
     law = get_law(best.law)
     X = _grid(p, 25 if len(p.variables) == 1 else 12)
+    frame = pd.DataFrame({**X, "y": p.truth(X)})
+    if law.specialize is not None:
+        law = law.specialize(frame)
     theta = law.to_internal(best.params)
-    pred = law.predict(theta[None, :], X)[0]
+    pred = law.predict(theta[None, :], law_variables(frame, law, "planted grid"))[0]
     dev = float(np.max(np.abs(pred / p.truth(X) - 1.0)))
     return dev <= TOLERANCE, dev

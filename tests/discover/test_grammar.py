@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 
 from scalinglab.discover.grammar import Atom, Candidate, atoms_for, formula_text, grammar
 from scalinglab.discover.search import law_name
@@ -81,9 +80,12 @@ def test_starts_are_capped_seeded_and_in_parameter_order() -> None:
 
 def test_catalogue_candidate_uses_its_own_grid() -> None:
     law = get_law("chinchilla")
-    assert Candidate("chinchilla", 5, catalogue="chinchilla").starts(
-        law, X_ND, np.ones(12), cap=4, seed=0
-    ) is None
+    assert (
+        Candidate("chinchilla", 5, catalogue="chinchilla").starts(
+            law, X_ND, np.ones(12), cap=4, seed=0
+        )
+        is None
+    )
 
 
 def test_law_name_names_variables_formulas_do_not_know() -> None:

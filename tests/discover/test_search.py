@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from discover_planted import PLANTED, equivalent, runs_of
+
 from scalinglab.discover import DiscoverResult, discover, write_law_file
 from scalinglab.discover.score import aggregate
 from scalinglab.discover.search import catalogue_laws, make_parts

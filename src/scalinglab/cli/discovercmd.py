@@ -46,12 +46,12 @@ def parse_budget(text: str) -> float:
     return value
 
 
-def _vars(text: str) -> list[str]:
+def _vars(text: str, option: str = "--vars") -> list[str]:
     names = [v.strip() for v in text.split(",")]
     if not all(names):
-        raise DataError(f"--vars {text!r}: expected column names separated by commas, e.g. N,D.")
+        raise DataError(f"{option} {text!r}: expected names separated by commas, e.g. N,D.")
     if len(set(names)) != len(names):
-        raise DataError(f"--vars {text!r}: a variable is named twice.")
+        raise DataError(f"{option} {text!r}: a name is given twice.")
     return names
 
 
@@ -84,6 +84,14 @@ def discover_cmd(
         int | None,
         typer.Option("--max-candidates", help="Score at most this many laws (seeds first)."),
     ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--seeds",
+            help="Catalogue laws to seed with, comma-separated, or 'none' (default: all that "
+            "apply to the variables).",
+        ),
+    ] = None,
     map: MapOpt = None,
     where: WhereOpt = None,
     group_by: GroupByOpt = None,
@@ -103,7 +111,12 @@ def discover_cmd(
         if out is not None and out.suffix.lower() != ".law":
             raise DataError(f"--out {str(out)!r}: a law file's name ends in .law (e.g. best.law).")
         runs = load_runs(source, map=map, metric=target, where=where, x=x)
-        result = _run(runs, names, holdout, group_by, seconds, seed, workers, max_candidates, quiet)
+        seed_laws = (
+            None if seeds is None else [] if seeds.strip() == "none" else _vars(seeds, "--seeds")
+        )
+        result = _run(
+            runs, names, holdout, group_by, seconds, seed, workers, max_candidates, seed_laws, quiet
+        )
         if out is not None:
             _save(result, out, source)
         if json_out:
@@ -121,10 +134,10 @@ def _run(
     seed: int,
     workers: int,
     max_candidates: int | None,
+    seeds: list[str] | None,
     quiet: bool,
 ) -> DiscoverResult:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from scalinglab.discover import discover
 
@@ -148,6 +161,7 @@ def _run(
             seed=seed,
             workers=resolve_workers(workers),
             max_candidates=max_candidates,
+            seeds=seeds,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
 

@@ -8,11 +8,13 @@ The search, in order:
    consider: ``auto_candidate`` laws whose variables the table offers) are seeds and are
    scored first; then the forms of :func:`scalinglab.discover.grammar.grammar`, simplest first.
 3. Each candidate gets nested rolling-origin errors inside the search data
-   (:mod:`scalinglab.discover.score`), candidates in parallel over ``workers`` processes. The
-   search takes no new candidate once ``SEARCH_SHARE`` of the time budget is spent (the rest
-   is for the leaders' final fits); the candidates scored are always a prefix of the ordered
-   list, so for a seed the result depends only on how many fitted in the budget (the
-   result says whether the search was complete; ``max_candidates`` fixes the number).
+   (:mod:`scalinglab.discover.score`), candidates in parallel over ``workers`` processes.
+   A grammar candidate whose first-origin error is ``ABANDON`` (3) times the best seed's is
+   not fitted at the other origins. The search takes no new candidate once ``SEARCH_SHARE``
+   of the time budget is spent (the rest is for the leaders' final fits; the seeds are always
+   all scored); the candidates scored are always a prefix of the ordered list, so for a seed
+   the result depends only on how many fitted in the budget (the result says whether the
+   search was complete; ``max_candidates`` fixes the number).
 4. Score = mean log nested RMSE(log) + ``penalty`` * number of parameters
    (:func:`scalinglab.discover.score.aggregate`). The leaderboard is the Pareto front of
    (parameters, nested error) in score order, plus the best catalogue law for comparison; the
@@ -27,6 +29,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +44,7 @@ from scalinglab.discover.score import (
     Settings,
     aggregate,
     full_job,
+    reference_errors,
     score_job,
 )
 from scalinglab.errors import DataError, FitError, ScalinglabError
@@ -137,6 +141,11 @@ def check_variables(runs: pd.DataFrame, variables: Sequence[str]) -> None:
                 f"rename the column with --map NAME={v}."
             )
         col = pd.to_numeric(runs[v], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(col).all():
+            raise DataError(
+                f"--vars {v!r}: the runs have no values of {v}; columns: {cols}. Map one "
+                f"with --map {v}=COLUMN or choose other variables."
+            )
         bad = np.flatnonzero(~np.isfinite(col) | (col <= 0))
         if bad.size:
             rows = ", ".join(str(i + 1) for i in bad[:10])
@@ -183,36 +192,64 @@ def _search(
     workers: int,
     deadline: float,
     progress: Progress | None,
-) -> list[FloatArray]:
-    """Nested errors of a prefix of ``cands``: candidates are submitted in order until the
-    deadline (the first always), and every submitted one is finished."""
-    results: dict[int, FloatArray] = {}
+) -> list[tuple[FloatArray, int]]:
+    """Nested errors (and fits made) of a prefix of ``cands``: the catalogue seeds first (all of them), whose
+    best first-origin errors become the reference for abandoning hopeless grammar candidates
+    (:data:`scalinglab.discover.score.ABANDON`), then the grammar's, submitted in order until
+    the deadline; every submitted candidate is finished."""
+    n_seeds = sum(1 for c in cands if c.catalogue)
+    count = [0]
 
-    def done(i: int, out: tuple[FloatArray, float]) -> None:
-        results[i] = out[0]
+    def tick() -> None:
+        count[0] += 1
         if progress is not None:
-            progress(len(results), len(cands))
+            progress(count[0], len(cands))
 
-    if workers <= 1:
+    pool = (
+        cf.ProcessPoolExecutor(max_workers=workers, mp_context=pool_context())
+        if workers > 1
+        else None
+    )
+    try:
+        seeds = _phase(pool, cands[:n_seeds], parts, settings, workers, math.inf, tick)
+        rest_settings = replace(settings, reference=reference_errors([e for e, _ in seeds]))
+        rest = _phase(pool, cands[n_seeds:], parts, rest_settings, workers, deadline, tick)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return seeds + rest
+
+
+def _phase(
+    pool: cf.ProcessPoolExecutor | None,
+    cands: list[Candidate],
+    parts: tuple[Part, ...],
+    settings: Settings,
+    workers: int,
+    deadline: float,
+    tick: Callable[[], None],
+) -> list[tuple[FloatArray, int]]:
+    """Nested errors of a prefix of ``cands`` (in order; none new after ``deadline``)."""
+    results: dict[int, tuple[FloatArray, int]] = {}
+    if pool is None:
         for i, c in enumerate(cands):
-            if i and time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 break
-            done(i, score_job((c, parts, settings)))
+            results[i] = score_job((c, parts, settings))
+            tick()
         return [results[i] for i in range(len(results))]
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
-        pending: dict[cf.Future[tuple[FloatArray, float]], int] = {}
-        nxt = 0
-        while True:
-            while len(pending) < 2 * workers and nxt < len(cands):
-                if nxt and time.monotonic() > deadline:
-                    break
-                pending[pool.submit(score_job, (cands[nxt], parts, settings))] = nxt
-                nxt += 1
-            if not pending:
-                break
-            finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for f in finished:
-                done(pending.pop(f), f.result())
+    pending: dict[cf.Future[tuple[FloatArray, int]], int] = {}
+    nxt = 0
+    while True:
+        while len(pending) < 2 * workers and nxt < len(cands) and time.monotonic() <= deadline:
+            pending[pool.submit(score_job, (cands[nxt], parts, settings))] = nxt
+            nxt += 1
+        if not pending:
+            break
+        finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+        for f in finished:
+            results[pending.pop(f)] = f.result()
+            tick()
     return [results[i] for i in range(len(results))]
 
 
@@ -286,28 +323,29 @@ def discover(
     check_variables(runs, variables)
     parts = make_parts(runs, variables, holdout, group_by)
     cands = candidates(parts, variables, max_terms=max_terms, seeds=seeds)
+    total = len(cands)
     if max_candidates is not None:
         cands = cands[: max(1, max_candidates)]
     settings = Settings(cap=cap, seed=seed)
-    errs = _search(cands, parts, settings, workers, t0 + SEARCH_SHARE * budget_s, progress)
+    scored = _search(cands, parts, settings, workers, t0 + SEARCH_SHARE * budget_s, progress)
     search_s = time.monotonic() - t0
+    errs = [e for e, _ in scored]
     done = cands[: len(errs)]
     k = np.array([c.n_params for c in done], dtype=float)
     sc = aggregate(np.array(errs), k.astype(int), penalty)
-    scored = [i for i in range(len(done)) if math.isfinite(sc["score"][i])]
-    if not scored:
+    ok = [i for i in range(len(done)) if math.isfinite(sc["score"][i])]
+    if not ok:
         raise FitError(
             "discover: no candidate law could be backtested inside the data; add runs or "
             "check the target and variables."
         )
-    order = sorted(scored, key=lambda i: (sc["score"][i], i))
+    order = sorted(ok, key=lambda i: (sc["score"][i], i))
     front = _front(order, k, sc["nested"])[:LEADERS]
     cat = [i for i in order if done[i].catalogue]
     extra = [cat[0]] if cat and cat[0] not in front else []
     leaders = front + extra
     fulls = run_jobs(full_job, [(done[i], parts, settings) for i in leaders], workers)
     rows = [_row(done[i], sc, i, f) for i, f in zip(leaders, fulls, strict=True)]
-    n_origins = sum(len(p.origins) for p in parts)
     return DiscoverResult(
         variables=tuple(variables),
         holdout=holdout,
@@ -315,10 +353,10 @@ def discover(
         leaderboard=tuple(rows),
         best=rows[0].law,
         best_catalogue=done[cat[0]].law_name if cat else None,
-        n_candidates=len(cands),
+        n_candidates=total,
         n_scored=len(done),
-        complete=len(done) == len(cands),
-        n_fits=len(done) * n_origins,
+        complete=len(done) == total,
+        n_fits=sum(n for _, n in scored),
         search_s=search_s,
         seconds=time.monotonic() - t0,
         seed=seed,
