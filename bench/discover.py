@@ -3,8 +3,9 @@
 Datasets and holdouts (the extrapolation benchmark's, bench/extrapolation.py):
   chinchilla_epoch   loss < 3.44 (without its 5 under-trained runs), top 20% by C held out;
                      variables N, D.
-  overtraining_models  RedPajama, loss_c4_val, the runs with N > 1e9 held out (the 1.4B and
-                     6.9B models); variables N, D.
+  overtraining_models  RedPajama, loss_c4_val, the two largest model sizes held out (the
+                     1.4B and 6.9B models, the runs with N > 1e9 of the extrapolation
+                     benchmark's task b'); variables N, D.
   revisiting_lang    20 learning curves (one law form for all, parameters per curve), x = seen
                      examples, ``Training == 0`` held out; variable x.
 
@@ -52,10 +53,10 @@ def tasks() -> list[dict[str, Any]]:
             "group_by": None,
         },
         {
-            "name": "overtraining_models rpj (N > 1e9)",
+            "name": "overtraining_models rpj (top 2 by N)",
             "runs": gadre,
             "vars": ["N", "D"],
-            "holdout": "N > 1e9",
+            "holdout": "top 2 by N",
             "group_by": None,
         },
         {

@@ -46,7 +46,7 @@ def test_recovers_exponential_saturation_fast() -> None:
     assert ok, dev
     assert r.best_catalogue == "power_law"
     assert r.row("power_law") is not None
-    assert r.n_scored == 6 and r.n_fits == 6 * 3 and r.candidates_per_s > 0
+    assert r.n_scored == 6 and 6 < r.n_fits <= 6 * 3 and r.candidates_per_s > 0
 
 
 def test_catalogue_seeds_are_the_laws_of_the_variables() -> None:

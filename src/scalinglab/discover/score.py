@@ -4,9 +4,9 @@ Each candidate is fitted by :func:`scalinglab.fit.engine.multistart` (L-BFGS fro
 successive halving) with the law's default objective (Huber, delta = 1e-3, on log residuals for
 a positive target: Hoffmann et al. 2022, 2203.15556, section 3.3). Its extrapolation error is
 measured inside the search data only: at each rolling origin of
-:func:`scalinglab.trust.calibrate.origins` (hold back the top 10%, 20%, 30% of the runs along
-the extrapolation axis) the candidate is fitted on the rest and scored by the RMSE of log
-values on the held-back runs. Runs held out by the user's ``--holdout`` are not in the search
+:func:`origin_masks` (hold back the top 10%, 20%, 30% of the runs along each extrapolation
+axis: compute and model size for laws of N and D) the candidate is fitted on the rest and
+scored by the RMSE of log values on the held-back runs. Runs held out by the user's ``--holdout`` are not in the search
 data at all (:class:`Part` keeps them apart), so the search never sees them.
 """
 
@@ -30,7 +30,6 @@ from scalinglab.laws.base import FloatArray, Law
 from scalinglab.laws.registry import get_law
 from scalinglab.trust.calibrate import NESTED_FRACTIONS
 
-N_ORIGINS = len(NESTED_FRACTIONS)
 #: a grammar candidate whose error at the first origin is this many times the best seed's
 #: (geometric mean over groups) is not fitted at the other origins: it cannot win, and most
 #: forms of the grammar are such (it saves about half the search's fits)
@@ -41,12 +40,33 @@ ABANDON = 3.0
 class Part:
     """One group's runs: ``search`` (what the search sees, index reset), ``held`` (the user's
     holdout, empty without one) and the rolling origins (masks over ``search``'s rows, True =
-    held back at that origin)."""
+    held back at that origin; None where an axis' origin repeats an earlier one or leaves
+    fewer than 2 runs: slot ``3 * axis + fraction`` means the same origin in every group)."""
 
     key: str | None
     search: pd.DataFrame
     held: pd.DataFrame
-    origins: tuple[NDArray[np.bool_], ...]
+    origins: tuple[NDArray[np.bool_] | None, ...]
+
+
+def origin_masks(axes: list[FloatArray]) -> tuple[NDArray[np.bool_] | None, ...]:
+    """Per axis and fraction of :data:`NESTED_FRACTIONS`, the runs held back: those whose axis
+    value is at least the ceil(fraction * n)-th largest (ties held back together, as
+    :func:`scalinglab.trust.calibrate.origins` does); None for a repeat or an origin that
+    leaves fewer than 2 runs."""
+    out: list[NDArray[np.bool_] | None] = []
+    seen: list[NDArray[np.bool_]] = []
+    for axis in axes:
+        order = np.sort(axis)
+        for frac in NESTED_FRACTIONS:
+            k = max(1, math.ceil(frac * axis.size))
+            held = axis >= order[axis.size - k]
+            if (~held).sum() < 2 or any(np.array_equal(held, m) for m in seen):
+                out.append(None)
+                continue
+            seen.append(held)
+            out.append(held)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -103,22 +123,22 @@ def rmse_log(law: Law, theta: FloatArray, frame: pd.DataFrame) -> float:
 def nested_errors(
     cand: Candidate, parts: tuple[Part, ...], settings: Settings
 ) -> tuple[FloatArray, int]:
-    """RMSE(log) of the candidate at every (group, origin): array (G, :data:`N_ORIGINS`), NaN
+    """RMSE(log) of the candidate at every (group, origin slot): array (G, slots), NaN
     where it could not be fitted or predicted, was abandoned (see :data:`ABANDON`) or the group
     has fewer origins; and the number of fits tried."""
-    out = np.full((len(parts), N_ORIGINS), math.nan)
+    out = np.full((len(parts), max(len(p.origins) for p in parts)), math.nan)
     n_fits = 0
     try:
         law = get_law(cand.law_name)
     except ScalinglabError:
         return out, 0  # e.g. a form whose parameters cannot be identified
-    for o in range(N_ORIGINS):
+    for o in range(out.shape[1]):
         if o == 1 and _abandon(out[:, 0], settings.reference):
             break
         for g, part in enumerate(parts):
-            if o >= len(part.origins):
+            held = part.origins[o] if o < len(part.origins) else None
+            if held is None:
                 continue
-            held = part.origins[o]
             n_fits += 1
             try:
                 fitted, theta = fit_theta(cand, law, part.search.loc[~held], settings)

@@ -44,6 +44,7 @@ from scalinglab.discover.score import (
     Settings,
     aggregate,
     full_job,
+    origin_masks,
     reference_errors,
     score_job,
 )
@@ -52,7 +53,6 @@ from scalinglab.fit.groups import pool_context, run_jobs
 from scalinglab.laws.base import FloatArray, Law
 from scalinglab.laws.formula import FUNCTIONS, KNOWN_VARIABLES, PREFIX, canonical
 from scalinglab.laws.registry import list_laws
-from scalinglab.trust.calibrate import origins
 from scalinglab.trust.holdout import Holdout, axis_values
 
 DEFAULT_BUDGET_S = 600.0
@@ -162,12 +162,23 @@ def check_variables(runs: pd.DataFrame, variables: Sequence[str]) -> None:
         )
 
 
+def origin_axes(variables: Sequence[str], holdout: str | None) -> list[str]:
+    """The columns the rolling origins extrapolate along: compute (C, 6ND where absent) and
+    model size N for laws of N and D, else the first variable; a ``top ... by COL`` holdout's
+    column first (the user's own direction of extrapolation)."""
+    axes = ["C", "N"] if {"N", "D"} <= set(variables) else [variables[0]]
+    spec = Holdout.parse(holdout) if holdout else None
+    if spec is not None and spec.column is not None:
+        axes = [spec.column] + [a for a in axes if a != spec.column]
+    return axes
+
+
 def make_parts(
     runs: pd.DataFrame, variables: Sequence[str], holdout: str | None, group_by: str | None
 ) -> tuple[Part, ...]:
-    """Each group's search data (without its holdout) and rolling origins. The axis is C
-    (6ND where C is absent) for N and D, else the first variable."""
-    axis = "C" if {"N", "D"} <= set(variables) else variables[0]
+    """Each group's search data (without its holdout) and rolling origins along
+    :func:`origin_axes`."""
+    axes = origin_axes(variables, holdout)
     spec = Holdout.parse(holdout) if holdout else None
     groups = group_runs(runs, group_by) if group_by else [(None, runs)]
     parts = []
@@ -175,9 +186,9 @@ def make_parts(
         frame = frame.reset_index(drop=True)
         held = spec.mask(frame) if spec else np.zeros(len(frame), dtype=bool)
         search = frame.loc[~held].reset_index(drop=True)
-        masks = tuple(origins(axis_values(search, axis))) if len(search) >= 3 else ()
+        masks = origin_masks([axis_values(search, a) for a in axes]) if len(search) >= 3 else ()
         parts.append(Part(key, search, frame.loc[held].reset_index(drop=True), masks))
-    if not any(p.origins for p in parts):
+    if not any(m is not None for p in parts for m in p.origins):
         raise DataError(
             f"discover: too few runs to backtest inside the data ({sum(len(p.search) for p in parts)}"
             " runs after the holdout); it needs at least 3 per group, better 10 or more."
@@ -229,11 +240,12 @@ def _phase(
     deadline: float,
     tick: Callable[[], None],
 ) -> list[tuple[FloatArray, int]]:
-    """Nested errors of a prefix of ``cands`` (in order; none new after ``deadline``)."""
+    """Nested errors of a prefix of ``cands`` (in order; none new after ``deadline`` but the
+    first)."""
     results: dict[int, tuple[FloatArray, int]] = {}
     if pool is None:
         for i, c in enumerate(cands):
-            if time.monotonic() > deadline:
+            if i and time.monotonic() > deadline:
                 break
             results[i] = score_job((c, parts, settings))
             tick()
@@ -241,7 +253,9 @@ def _phase(
     pending: dict[cf.Future[tuple[FloatArray, int]], int] = {}
     nxt = 0
     while True:
-        while len(pending) < 2 * workers and nxt < len(cands) and time.monotonic() <= deadline:
+        while len(pending) < 2 * workers and nxt < len(cands):
+            if nxt and time.monotonic() > deadline:
+                break
             pending[pool.submit(score_job, (cands[nxt], parts, settings))] = nxt
             nxt += 1
         if not pending:
