@@ -35,6 +35,7 @@ def runs_csv(tmp_path: Path) -> Path:
 FAST = ("--max-candidates", "5", "--seeds", "power_law", "--workers", "1", "--quiet")
 
 
+@pytest.mark.slow
 def test_leaderboard_law_file_and_fit_with_it(runs_csv: Path, tmp_path: Path) -> None:
     proc = cli(
         "discover", str(runs_csv), "--vars", "x", "--x", "steps", "--target", "loss",

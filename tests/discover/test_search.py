@@ -60,6 +60,7 @@ def test_catalogue_seeds_are_the_laws_of_the_variables() -> None:
         discover(runs, ["x"], seeds=["chinchilla"])
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_whatever_the_workers() -> None:
     runs = small_runs()
     a = discover(runs, ["x"], max_candidates=4, seed=3, workers=1, seeds=[])
