@@ -74,9 +74,9 @@ class Settings:
     """How each candidate is fitted: at most ``cap`` starts (grammar candidates; catalogue
     laws use their own grid), drawn with ``seed``; successive halving down to ``min_keep``
     starts and at most ``max_iter`` L-BFGS iterations. A search fit needs the optimum's
-    prediction, not its last digits: on chinchilla_epoch these settings (48, 4, 250) change
-    the nested errors of the forms tried by at most a few percent against (96, 16, 3000)
-    and fit about 3x faster."""
+    prediction, not its last digits: on chinchilla_epoch, for nine forms from 2 to 7
+    parameters, these settings (48, 4, 250) gave the nested errors of (96, 16, 3000) to within
+    5% (most identical to 3 digits) in 2.5x less time."""
 
     cap: int = 48
     seed: int = 0
