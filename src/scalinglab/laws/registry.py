@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 
 from scalinglab.errors import FitError
-from scalinglab.laws import formula, law_file
+from scalinglab.laws import _saved, formula, law_file
 from scalinglab.laws.base import Law
 
 # formula, law_file: laws built from text or a TOML file (get_law)
@@ -48,6 +48,8 @@ def get_law(name: str | Law) -> Law:
         return laws[name]
     if law_file.is_law_file(name):  # checked before formulas: a path may hold '/' or '-'
         return law_file.read_law_file(name)
+    if _saved.is_saved_law(name):  # a law file written by `scalinglab discover --out F.law`
+        return get_law(_saved.read_saved_law(name))
     if formula.is_formula(name):  # "formula:E + A/N^alpha" or a bare formula (cached)
         return formula.law_from_name(name)
     close = difflib.get_close_matches(name, list(laws), n=3)
