@@ -84,6 +84,7 @@ _CI_GRID = (-0.3, 0.5, 1.5)
 _LOG_F_GRID = {1: (-1.5, 0.0), 2: (-0.7,)}
 _F_LOWER = 1e-3  # lower bound of every f_i: the sharpest break
 _LOG_F_MODERATE = -0.7  # a moderate break (f ~ 0.5) for the restarts of :func:`break_seeds`
+_PLACES = 40  # most break places tried one break at a time by :func:`break_seeds`
 _PAIR_PLACES = 16  # most break places paired by :func:`break_seeds` (120 pairs)
 
 
@@ -185,18 +186,15 @@ def break_seeds(points: FloatArray, lx: FloatArray, n_breaks: int) -> FloatArray
     Why: with a sharp break (f_i at its lower bound) the objective is nearly flat in log d_i
     between two data points and jumps where the transition crosses one, so optima differ by
     which gap (or which point) holds each break, and a local solver never moves a break across
-    a point. For each point and each break i: d_i at every log x of the data, a break-width
-    either side of it, and every midpoint between neighbours, with f_i sharp (its lower bound)
-    or moderate (log f = -0.7); with two breaks also every pair (d_1 < d_2) of those places
-    (at most 16 of them, at quantiles), both sharp. ``lx`` (n,): log x of the data."""
+    a point. For each point and each break i: d_i at every log x of the data and every
+    midpoint between neighbours (at most ``_PLACES`` of those places, at quantiles), with f_i
+    sharp (its lower bound) or moderate (log f = -0.7); with two breaks also every pair
+    (d_1 < d_2) of ``_PAIR_PLACES`` of those places, both sharp. ``lx`` (n,): log x of the data."""
     lf_sharp = float(np.log(_F_LOWER))
     lx = np.sort(np.asarray(lx, dtype=float))
-    width = float(np.exp(lf_sharp))
-    mids = 0.5 * (lx[1:] + lx[:-1])
-    places = np.unique(np.concatenate([lx, lx - width, lx + width, mids]))
-    pair_places = np.unique(np.concatenate([lx, mids]))
-    if pair_places.size > _PAIR_PLACES:
-        pair_places = np.quantile(pair_places, np.linspace(0.0, 1.0, _PAIR_PLACES))
+    places = np.unique(np.concatenate([lx, 0.5 * (lx[1:] + lx[:-1])]))
+    pair_places = _at_most(places, _PAIR_PLACES)
+    places = _at_most(places, _PLACES)
     seeds: list[FloatArray] = []
     for x in np.atleast_2d(points):
         for i in range(n_breaks):
@@ -213,3 +211,11 @@ def break_seeds(points: FloatArray, lx: FloatArray, n_breaks: int) -> FloatArray
             z[:, 5] = z[:, 8] = lf_sharp
             seeds.extend(z)
     return np.array(seeds).reshape(-1, np.atleast_2d(points).shape[1])
+
+
+def _at_most(values: FloatArray, k: int) -> FloatArray:
+    """``values`` (sorted), or ``k`` of their quantiles when there are more."""
+    if values.size <= k:
+        return values
+    out: FloatArray = np.quantile(values, np.linspace(0.0, 1.0, k))
+    return out
