@@ -85,7 +85,7 @@ _LOG_F_GRID = {1: (-1.5, 0.0), 2: (-0.7,)}
 _F_LOWER = 1e-3  # lower bound of every f_i: the sharpest break
 _LOG_F_MODERATE = -0.7  # a moderate break (f ~ 0.5) for the restarts of :func:`break_seeds`
 _PLACES = 40  # most break places tried one break at a time by :func:`break_seeds`
-_PAIR_PLACES = 16  # most break places paired by :func:`break_seeds` (120 pairs)
+_PAIR_PLACES = 12  # most break places paired by :func:`break_seeds` (66 pairs)
 
 
 def _make_data_grid(n_breaks: int) -> DataGrid:
@@ -188,9 +188,13 @@ def break_seeds(points: FloatArray, lx: FloatArray, n_breaks: int) -> FloatArray
     which gap (or which point) holds each break, and a local solver never moves a break across
     a point. For each point and each break i: d_i at every log x of the data and every
     midpoint between neighbours (at most ``_PLACES`` of those places, at quantiles), with f_i
-    sharp (its lower bound) or moderate (log f = -0.7); with two breaks also every pair
-    (d_1 < d_2) of ``_PAIR_PLACES`` of those places, both sharp. ``lx`` (n,): log x of the data."""
+    sharp (its lower bound) or moderate (log f = -0.7; only moderate with two breaks); with two
+    breaks also every pair (d_1 < d_2) of ``_PAIR_PLACES`` of those places, both sharp.
+    ``lx`` (n,): log x of the data. Returns (M, P) restarts."""
     lf_sharp = float(np.log(_F_LOWER))
+    # with two breaks the pairs below are sharp; single moves sharp too cost 2x and found
+    # nothing more on revisiting_lang (one break: both were needed)
+    single_log_f = (lf_sharp, _LOG_F_MODERATE) if n_breaks == 1 else (_LOG_F_MODERATE,)
     lx = np.sort(np.asarray(lx, dtype=float))
     places = np.unique(np.concatenate([lx, 0.5 * (lx[1:] + lx[:-1])]))
     pair_places = _at_most(places, _PAIR_PLACES)
@@ -200,7 +204,7 @@ def break_seeds(points: FloatArray, lx: FloatArray, n_breaks: int) -> FloatArray
         for i in range(n_breaks):
             jd, jf = 4 + 3 * i, 5 + 3 * i
             for q in places:
-                for lf in (lf_sharp, _LOG_F_MODERATE):
+                for lf in single_log_f:
                     z = x.copy()
                     z[jd], z[jf] = q, lf
                     seeds.append(z)
