@@ -3,6 +3,7 @@ search on the learning curves where a simpler search was worse, fixed parameters
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -85,9 +86,15 @@ def test_fixed_break_stays_fixed(curves: list[pd.DataFrame]) -> None:
     assert fixed.objective >= free.objective * (1 - RTOL)
 
 
-def test_applies_only_to_bnsl() -> None:
+def test_applies_only_to_bnsl_with_its_own_parameters() -> None:
+    """BNSL laws, not M4, nor a joint BNSL law (same name, per-group parameters)."""
     assert breaks.applies(get_law("bnsl")) and breaks.applies(get_law("bnsl2"))
     assert not breaks.applies(get_law("m4"))
+    law = get_law("bnsl")
+    joint = dataclasses.replace(
+        law, params=(*law.params, dataclasses.replace(law.params[0], name="a[g2]"))
+    )
+    assert joint.name == "bnsl" and not breaks.applies(joint)
 
 
 @pytest.mark.slow  # the plain L-BFGS search takes 2-6 s per curve

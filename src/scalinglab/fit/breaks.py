@@ -53,8 +53,14 @@ _FINISH_ITER = 500
 
 
 def applies(law: Law) -> bool:
-    """Whether :func:`search` is the multi-start search of ``law``."""
-    return law.name in N_BREAKS
+    """Whether :func:`search` is the multi-start search of ``law``: a BNSL law with its own
+    parameters (a joint fit's law keeps the name but not the parameter layout the restarts
+    need, and keeps the plain L-BFGS search)."""
+    n = N_BREAKS.get(law.name)
+    if n is None:
+        return False
+    names = ["a", "b", "c0"] + [f"{k}{i}" for i in range(1, n + 1) for k in ("c", "d", "f")]
+    return list(law.param_names) == names
 
 
 def search(
