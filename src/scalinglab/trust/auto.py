@@ -1,0 +1,238 @@
+"""``--law auto`` in a backtest: evidence from every candidate, then the stacked ensemble.
+
+Cost: per group and candidate, one point fit at each rolling origin of the fit portion and one
+on the whole fit portion; those fits give the selection scores, the stacking weights, the
+conformal scale and the final predictions (:mod:`scalinglab.trust.ensemble`). Nothing is
+bootstrapped: the ensemble's interval is conformal, from the same nested evidence. The held-out
+runs are used only to score the result (and each candidate's own point fit, ``rmse_log`` of
+the selection table, reported for comparison).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.errors import FitError, ScalinglabError
+from scalinglab.fit.api import fit_spec
+from scalinglab.fit.groups import run_jobs
+from scalinglab.fit.prediction import predict as predict_fit
+from scalinglab.fit.records import FitSpec
+from scalinglab.laws.base import FloatArray, Law
+from scalinglab.laws.registry import get_law
+from scalinglab.trust import ensemble as ens
+from scalinglab.trust.calibrate import default_axis, origins
+from scalinglab.trust.holdout import axis_values
+from scalinglab.trust.select import auto_candidates, group_scores, spec_for
+
+Prepared = list[tuple[str | None, pd.DataFrame, np.ndarray]]
+SELECTION_COLUMNS = ["group", "law", "origin_rmse_log", "score", "weight", "rmse_log"]
+EvidenceJob = tuple[str | None, pd.DataFrame, np.ndarray, FitSpec, tuple[np.ndarray, ...], int]
+
+
+def _predict_all(part: pd.DataFrame, spec: FitSpec, frame: pd.DataFrame) -> tuple[FloatArray, int]:
+    """Point fit of ``spec`` on ``part``, its predictions of every run of ``frame`` (target
+    units; NaN where not finite) and its number of free parameters."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = fit_spec(part, spec)
+        p = predict_fit(r, frame, interval="bootstrap")
+    v = p["value"].to_numpy(float)
+    return np.where(np.isfinite(v), v, np.nan), len(r.params) - len(r.fixed)
+
+
+def _evidence_job(job: EvidenceJob) -> tuple[str | None, str, FloatArray, FloatArray, int]:
+    """One (group, candidate): point fits at every rolling origin of the fit portion and on the
+    whole fit portion, with their predictions (NaN rows where a fit failed)."""
+    key, frame, held, spec, masks, seed = job
+    fit_part = frame.loc[~held].reset_index(drop=True)
+    point = replace(spec, n_boot=0, seed=seed)
+    nested = np.full((len(masks), len(fit_part)), np.nan)
+    n_free = len(get_law(spec.law).param_names) - len(spec.fixed)
+    for o, back in enumerate(masks):
+        try:
+            nested[o], n_free = _predict_all(fit_part.loc[~back], point, fit_part)
+        except ScalinglabError:
+            continue  # too few runs left for this law's parameters, or a failed fit
+    try:
+        final, n_free = _predict_all(fit_part, point, frame)
+    except ScalinglabError:
+        final = np.full(len(frame), np.nan)
+    return key, spec.law, nested, final, n_free
+
+
+def group_origins(
+    fit_part: pd.DataFrame, law: Law, axis: str | None
+) -> tuple[FloatArray, tuple[np.ndarray, ...]]:
+    """The fit portion's extrapolation axis (``axis`` or ``law``'s default) and its rolling
+    origins (:func:`scalinglab.trust.calibrate.origins`); none without an axis."""
+    name = axis or default_axis(law, fit_part)
+    try:
+        ax = axis_values(fit_part, name) if name else None
+    except ScalinglabError:
+        ax = None
+    if ax is None:
+        return np.arange(len(fit_part), dtype=float), ()
+    return ax, tuple(origins(ax))
+
+
+def _candidates(prepared: Prepared, auto_from: tuple[FitSpec, ...]) -> list[str]:
+    """The candidates that apply to every group (pooled weights need one set)."""
+    names: list[str] | None = None
+    for _, frame, held in prepared:
+        mine = [lw.name for lw in auto_candidates(frame.loc[~held], [s.law for s in auto_from])]
+        names = mine if names is None else [n for n in names if n in mine]
+    if not names:
+        raise FitError(
+            "--law auto: no candidate law applies to every group; give --law explicitly."
+        )
+    return names
+
+
+def _to_space(v: FloatArray, space: str) -> FloatArray:
+    if space == "linear":
+        return v
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(v > 0, np.log(np.where(v > 0, v, 1.0)), np.nan)
+
+
+def collect_evidence(
+    prepared: Prepared, auto_from: tuple[FitSpec, ...], opts: dict[str, Any], workers: int
+) -> tuple[list[ens.GroupEvidence], list[FloatArray], str]:
+    """Every candidate backtested at every group's rolling origins and fitted on its whole fit
+    portion: the groups' :class:`GroupEvidence`, each group's axis over all its runs, and the
+    mixing space (log unless a value is not positive)."""
+    names = _candidates(prepared, auto_from)
+    space = "log" if all((f["y"].to_numpy(float) > 0).all() for _, f, _ in prepared) else "linear"
+    jobs: list[EvidenceJob] = []
+    layout = []
+    for key, frame, held in prepared:
+        ax, masks = group_origins(frame.loc[~held], get_law(names[0]), opts["axis"])
+        layout.append((key, frame, held, ax, masks))
+        for n in names:
+            spec = spec_for(n, auto_from, opts["defaults"])
+            jobs.append((key, frame, held, spec, masks, opts["seed"]))
+    found = {(k, n): (a, b, c) for k, n, a, b, c in run_jobs(_evidence_job, jobs, workers)}
+    groups, axes = [], []
+    for key, frame, held, ax, masks in layout:
+        got = [found[(key, n)] for n in names]
+        groups.append(
+            ens.GroupEvidence(
+                key=key,
+                laws=tuple(names),
+                truth=_to_space(frame.loc[~held, "y"].to_numpy(float), space),
+                axis=ax,
+                origins=masks,
+                nested=_to_space(np.stack([g[0] for g in got]), space),
+                final=_to_space(np.stack([g[1] for g in got]), space),
+                n_free=np.array([g[2] for g in got], dtype=float),
+            )
+        )
+        axes.append(_axis_all(frame, get_law(names[0]), opts["axis"]))
+    return groups, axes, space
+
+
+def _axis_all(frame: pd.DataFrame, law: Law, axis: str | None) -> FloatArray:
+    name = axis or default_axis(law, frame)
+    try:
+        return axis_values(frame, name) if name else np.arange(len(frame), dtype=float)
+    except ScalinglabError:
+        return np.arange(len(frame), dtype=float)
+
+
+@dataclass(frozen=True)
+class AutoOutcome:
+    """The ensemble per group: candidates, weights, the conformal scale, and the held-out
+    runs' (value, low, high) in target units, or the reason there is none."""
+
+    laws: tuple[str, ...]
+    weights: dict[str | None, FloatArray]
+    scale: dict[str | None, float]
+    predictions: dict[str | None, tuple[FloatArray, FloatArray, FloatArray] | str]
+    selection: pd.DataFrame
+
+
+def _from_space(v: FloatArray, space: str) -> FloatArray:
+    return np.exp(v) if space == "log" else v
+
+
+def _scales(
+    groups: list[ens.GroupEvidence], weights: dict[str | None, FloatArray], scope: str, level: float
+) -> dict[str | None, float]:
+    scores = {ev.key: ens.nested_scores(ev, weights[ev.key]) for ev in groups}
+    pooled = ens.conformal_scale(np.concatenate([*scores.values(), np.zeros(0)]), level)
+    if scope == "pooled":
+        return {k: pooled for k in scores}
+    return {
+        k: ens.conformal_scale(z, level) if z.size >= ens.MIN_SCORES else pooled
+        for k, z in scores.items()
+    }
+
+
+def _selection_rows(
+    ev: ens.GroupEvidence, w: FloatArray, truth_all: FloatArray, held: np.ndarray
+) -> list[dict[str, Any]]:
+    rows = []
+    per_law: dict[str, list[float]] = {}
+    for k, name in enumerate(ev.laws):
+        errs = []
+        for o, back in enumerate(ev.origins):
+            e = ev.nested[k, o, back] - ev.truth[back]
+            errs.append(float(np.sqrt(np.mean(e**2))) if np.isfinite(e).all() else math.nan)
+        per_law[name] = errs
+    sc = group_scores(per_law)
+    for k, name in enumerate(ev.laws):
+        e = ev.final[k, held] - truth_all[held]
+        rows.append(
+            {
+                "group": ev.key,
+                "law": name,
+                "origin_rmse_log": per_law[name],
+                "score": sc.get(name, math.nan),
+                "weight": float(w[k]),
+                "rmse_log": float(np.sqrt(np.mean(e**2))) if np.isfinite(e).all() else math.nan,
+            }
+        )
+    return rows
+
+
+def auto_ensemble(
+    groups: list[ens.GroupEvidence],
+    axes: list[FloatArray],
+    prepared: Prepared,
+    space: str,
+    scope: str,
+    level: float,
+) -> AutoOutcome:
+    """Weights, scale and held-out predictions of the ensemble in every group."""
+    weights = ens.ensemble_weights(groups, scope)
+    final_w = {ev.key: ens.group_weights_final(ev, weights[ev.key]) for ev in groups}
+    scale = _scales(groups, weights, scope, level)
+    preds: dict[str | None, tuple[FloatArray, FloatArray, FloatArray] | str] = {}
+    rows: list[dict[str, Any]] = []
+    for ev, ax, (key, frame, held) in zip(groups, axes, prepared, strict=True):
+        w = final_w[key]
+        truth_all = _to_space(frame["y"].to_numpy(float), space)
+        rows += _selection_rows(ev, w, truth_all, held)
+        if not w.any():
+            preds[key] = (
+                "--law auto: no candidate law could be fitted"
+                + (f" in group {key}" if key else "")
+                + f" (candidates: {', '.join(ev.laws)}); give --law explicitly."
+            )
+            continue
+        s = scale[key] if math.isfinite(scale[key]) else math.nan
+        c, lo, hi = ens.mixture_interval(ev, w, held, ax, s)
+        preds[key] = (_from_space(c, space), _from_space(lo, space), _from_space(hi, space))
+    return AutoOutcome(
+        laws=groups[0].laws,
+        weights=final_w,
+        scale=scale,
+        predictions=preds,
+        selection=pd.DataFrame(rows, columns=SELECTION_COLUMNS),
+    )
