@@ -10,7 +10,6 @@ from scalinglab.fit import fit
 from scalinglab.trust import backtest, predict
 from scalinglab.trust.backtest import scores
 from scalinglab.trust.select import (
-    choices_from_selection,
     choose_laws,
     group_scores,
     pooled_scores,

@@ -113,13 +113,14 @@ def collect_evidence(
     layout = []
     for key, frame, held in prepared:
         ax, masks = group_origins(frame.loc[~held], get_law(names[0]), opts["axis"])
-        layout.append((key, frame, held, ax, masks))
+        whole = group_origins(frame, get_law(names[0]), opts["axis"])[0]
+        layout.append((key, frame, held, ax, masks, _coords(frame, names, whole)))
         for n in names:
             spec = spec_for(n, auto_from, opts["defaults"])
             jobs.append((key, frame, held, spec, masks, opts["seed"]))
     found = {(k, n): (a, b, c) for k, n, a, b, c in run_jobs(_evidence_job, jobs, workers)}
-    groups, axes = [], []
-    for key, frame, held, ax, masks in layout:
+    groups, coords_all = [], []
+    for key, frame, held, ax, masks, coords in layout:
         got = [found[(key, n)] for n in names]
         groups.append(
             ens.GroupEvidence(
@@ -131,18 +132,23 @@ def collect_evidence(
                 nested=_to_space(np.stack([g[0] for g in got]), space),
                 final=_to_space(np.stack([g[1] for g in got]), space),
                 n_free=np.array([g[2] for g in got], dtype=float),
+                coords=coords[~held],
             )
         )
-        axes.append(_axis_all(frame, get_law(names[0]), opts["axis"]))
-    return groups, axes, space
+        coords_all.append(coords)
+    return groups, coords_all, space
 
 
-def _axis_all(frame: pd.DataFrame, law: Law, axis: str | None) -> FloatArray:
-    name = axis or default_axis(law, frame)
-    try:
-        return axis_values(frame, name) if name else np.arange(len(frame), dtype=float)
-    except ScalinglabError:
-        return np.arange(len(frame), dtype=float)
+def _coords(frame: pd.DataFrame, names: list[str], axis: FloatArray) -> FloatArray:
+    """(n, V): the candidates' variables that are numeric columns of ``frame`` (the
+    extrapolation ``axis`` where none is)."""
+    seen = dict.fromkeys(v for n in names for v in get_law(n).variables if v in frame.columns)
+    cols = []
+    for v in seen:
+        c = pd.to_numeric(frame[v], errors="coerce").to_numpy(float)
+        if np.isfinite(c).all():
+            cols.append(c)
+    return np.stack(cols, axis=1) if cols else axis[:, None]
 
 
 @dataclass(frozen=True)
@@ -203,7 +209,7 @@ def _selection_rows(
 
 def auto_ensemble(
     groups: list[ens.GroupEvidence],
-    axes: list[FloatArray],
+    coords_all: list[FloatArray],
     prepared: Prepared,
     space: str,
     scope: str,
@@ -215,7 +221,7 @@ def auto_ensemble(
     scale = _scales(groups, weights, scope, level)
     preds: dict[str | None, tuple[FloatArray, FloatArray, FloatArray] | str] = {}
     rows: list[dict[str, Any]] = []
-    for ev, ax, (key, frame, held) in zip(groups, axes, prepared, strict=True):
+    for ev, coords, (key, frame, held) in zip(groups, coords_all, prepared, strict=True):
         w = final_w[key]
         truth_all = _to_space(frame["y"].to_numpy(float), space)
         rows += _selection_rows(ev, w, truth_all, held)
@@ -227,7 +233,7 @@ def auto_ensemble(
             )
             continue
         s = scale[key] if math.isfinite(scale[key]) else math.nan
-        c, lo, hi = ens.mixture_interval(ev, w, held, ax, s)
+        c, lo, hi = ens.mixture_interval(ev, w, held, coords, s)
         preds[key] = (_from_space(c, space), _from_space(lo, space), _from_space(hi, space))
     return AutoOutcome(
         laws=groups[0].laws,

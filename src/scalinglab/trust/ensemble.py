@@ -16,9 +16,12 @@ a many-parameter law is not favoured by being scored only on easy horizons.
 
 Interval (locally weighted split conformal, Lei et al. 2018, arXiv 1604.04173, section 5.2).
 At each origin the mixture's error on a held-back run is divided by its unit
-``u = sigma (1 + d)``: ``sigma`` the RMS of the mixture's in-fit residuals of that origin's fit
-(with ``n - p`` degrees of freedom, ``p`` the weighted count of free parameters), ``d`` how far
-beyond the fitted range the run lies, in log axis units per fitted log range (0 inside). Error
+``u = sqrt((sigma (1 + d))^2 + b)``: ``sigma`` the RMS of the mixture's in-fit residuals of that
+origin's fit (with ``n - p`` degrees of freedom, ``p`` the weighted count of free parameters),
+``d`` how far beyond the fitted range the run lies in the law's variables (N or D, or x), in log
+units per fitted log range, in the variable where it lies farthest (0 inside), and ``b`` the
+weighted variance of the candidates' predictions around the mixture (the between-model part of
+a model average's variance, Hoeting et al. 1999). Error
 that grows with the distance of the extrapolation is thereby measured per unit of distance, so
 scores from the short nested horizons transfer to the longer real one. The half-width at level
 ``l`` is ``s u`` with ``s`` the ceil((n+1) l)/n empirical quantile of those scores, pooled over
@@ -54,7 +57,8 @@ class GroupEvidence:
     masks over them; ``nested[k, o]``: candidate ``k``'s predictions of every fit-portion run
     from its fit at origin ``o`` (NaN where it failed); ``final[k]``: its predictions of every
     run of the group (fit portion and held-out) from its fit on the whole fit portion;
-    ``n_free[k]``: its free parameters."""
+    ``n_free[k]``: its free parameters; ``coords`` (n_fit, V): the fit portion's values of the
+    candidates' variables (where the distance of an extrapolation is measured)."""
 
     key: str | None
     laws: tuple[str, ...]
@@ -64,6 +68,7 @@ class GroupEvidence:
     nested: FloatArray  # (K, O, n_fit)
     final: FloatArray  # (K, n_all)
     n_free: FloatArray  # (K,)
+    coords: FloatArray  # (n_fit, V)
 
 
 def filled_nested(ev: GroupEvidence) -> tuple[FloatArray, BoolArray]:
@@ -149,14 +154,21 @@ def ensemble_weights(
     return {ev.key: stack(gram_units(ev), len(laws), prior=pooled) for ev in groups}
 
 
-def distance(axis: FloatArray, fitted: FloatArray) -> FloatArray:
-    """How far beyond the fitted range each point lies, in units of the fitted range: of log
-    values when the axis is positive, else of values; 0 inside the range."""
-    if np.all(axis > 0) and np.all(fitted > 0):
-        axis, fitted = np.log(axis), np.log(fitted)
-    lo, hi = float(np.min(fitted)), float(np.max(fitted))
-    span = hi - lo if hi > lo else 1.0
-    return np.maximum(0.0, np.maximum(axis - hi, lo - axis)) / span
+def distance(points: FloatArray, fitted: FloatArray) -> FloatArray:
+    """How far beyond the fitted range each point lies, in units of the fitted range, in the
+    variable where it lies farthest: ``points`` (m, V) and ``fitted`` (n, V) hold the law's
+    variables (a 1-d array is one variable); log values where a variable is positive; 0 inside
+    the range of every variable."""
+    pts, fit = np.atleast_2d(points.T).T, np.atleast_2d(fitted.T).T
+    out = np.zeros(pts.shape[0])
+    for j in range(pts.shape[1]):
+        a, f = pts[:, j], fit[:, j]
+        if np.all(a > 0) and np.all(f > 0):
+            a, f = np.log(a), np.log(f)
+        lo, hi = float(np.min(f)), float(np.max(f))
+        span = hi - lo if hi > lo else 1.0
+        out = np.maximum(out, np.maximum(0.0, np.maximum(a - hi, lo - a)) / span)
+    return out
 
 
 def unit_sigma(center: FloatArray, truth: FloatArray, p: float) -> float:
@@ -186,7 +198,7 @@ def nested_scores(ev: GroupEvidence, w: FloatArray) -> FloatArray:
             continue
         center = w @ nested[:, o, :]
         sigma = unit_sigma(center[~held], ev.truth[~held], p)
-        u = unit(sigma, distance(ev.axis[held], ev.axis[~held]), w, nested[:, o, held])
+        u = unit(sigma, distance(ev.coords[held], ev.coords[~held]), w, nested[:, o, held])
         err = np.abs(center[held] - ev.truth[held])
         out += [
             float(e / s) if s > 0 else (0.0 if e == 0 else 1e6) for e, s in zip(err, u, strict=True)
@@ -224,12 +236,12 @@ def mix(w: FloatArray, pred: FloatArray) -> FloatArray:
 
 
 def mixture_interval(
-    ev: GroupEvidence, w: FloatArray, held: BoolArray, axis_all: FloatArray, scale: float
+    ev: GroupEvidence, w: FloatArray, held: BoolArray, coords_all: FloatArray, scale: float
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(centre, low, high) in the mixing space at the group's held-out runs ``held`` (a mask
     over all its runs): the final fits mixed with ``w``, the half-width ``scale`` units."""
     center_all = mix(w, ev.final)
     sigma = unit_sigma(center_all[~held], ev.truth, float(w @ ev.n_free))
-    u = unit(sigma, distance(axis_all[held], ev.axis), w, ev.final[:, held])
+    u = unit(sigma, distance(coords_all[held], ev.coords), w, ev.final[:, held])
     c = center_all[held]
     return c, c - scale * u, c + scale * u
