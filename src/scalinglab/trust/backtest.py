@@ -11,8 +11,11 @@ only) and scores the predictions of the held-out runs:
 
 A law is given by name, or as a fit (:class:`FitResult`) or :class:`FitSpec`: the backtest then
 refits exactly what was fitted (objective, fixed parameters, weights, shared parameters).
-``"auto"`` chooses a law inside each fit portion (:mod:`scalinglab.trust.select`); the held-out
-runs never influence the choice nor the calibration. A law that fails in one group is reported
+``"auto"`` is the stacked ensemble of the candidate laws (:mod:`scalinglab.trust.ensemble`):
+weights and its conformal interval come from rolling-origin backtests inside each fit portion;
+the held-out runs never influence them. Its row names the largest-weight law (``chosen``) and
+all weights (``weights``); ``interval_score`` is the mean interval score of every row's
+intervals (Gneiting and Raftery 2007). A law that fails in one group is reported
 in that group's row (``error``) and never discards the others.
 """
 
@@ -295,9 +298,9 @@ def backtest(
     """Backtest ``laws`` on ``runs`` (a selected table with ``y``). Each law is a name, a
     :class:`FitSpec` or a fit (its spec is refitted). ``objective``, ``fix`` and ``weights``
     apply to the laws given by name (``fix`` only to the parameters a law has). ``laws`` may
-    include ``"auto"``; the other laws listed with it are then its candidates, chosen from by
-    rolling-origin backtests inside each group's fit portion, pooled over the groups or per
-    group (``auto_scope``, see :func:`scalinglab.trust.select.choose_laws`). Results do not
+    include ``"auto"``; the other laws listed with it are then its candidates, mixed with weights
+    learned from rolling-origin backtests inside each group's fit portion, pooled over the
+    groups or per group (``auto_scope``, see :func:`scalinglab.trust.ensemble.ensemble_weights`). Results do not
     depend on ``workers``."""
     if not laws:
         raise FitError("give at least one --law (or --law auto).")

@@ -1,24 +1,17 @@
-"""``--law auto``: choose a law by rolling-origin backtests inside the fit portion.
+"""``--law auto``'s candidates and the single-law scores of its rolling-origin evidence.
 
-Hold back the fit portion's top 10%, 20%, 30% along the extrapolation axis, fit the rest, score
-the RMSE of log values. A law's score in a group is the mean log of those errors, all laws
-compared on the same origins: where a law cannot be backtested (too few runs left for its
-parameters, a failed fit) it counts as the worst candidate there, so a many-parameter law is
-not favoured by being scored only on the short, easy horizons. The held-out runs never
-influence the choice. The candidates by default are the laws that declare themselves
-``auto_candidate`` and whose variables the table has (laws of one variable x when it has x,
-else laws of N and D).
-
-With groups the choice is by default *pooled*: one law for all groups, the lowest score
-averaged over the groups (scale-free: a curve with small errors weighs as much as one with
-large errors). ``auto_scope="group"`` chooses each group's own best instead. Pooling is the
-default because one curve's in-fit backtest is a noisy guide to its own far extrapolation. On
-the 20 curves of ``revisiting_lang`` (9 to 59 fitted points each; bench/extrapolation.py),
-choosing per curve gives a mean RMSE(log) of 0.0085 between the power law and M4 and 0.0086
-from the four default candidates, both worse than M4 alone (0.0080), while the pooled choice is
-M4 for every curve from either set. The price: pooled, every group gets the family's best law,
-so when no candidate suits most groups (say, power law and BNSL only on those curves) a
-per-group choice does better.
+The candidates by default are the laws that declare themselves ``auto_candidate`` and whose
+variables the table has (laws of one variable x when it has x, else laws of N and D). Each is
+backtested inside every group's fit portion at the same rolling origins (hold back the top
+10%, 20%, 30% along the extrapolation axis, fit the rest, score the RMSE of log values;
+:mod:`scalinglab.trust.auto`). Since auto became a stacked ensemble
+(:mod:`scalinglab.trust.ensemble`), these per-law scores are reported, not used to pick: a
+law's score in a group is the mean log of its errors over the origins, where a law that cannot
+be backtested at an origin counts as the worst candidate there. :func:`choose_laws` gives the
+single law the scores favour (pooled over the groups or per group), for comparison with the
+ensemble. On the 20 curves of ``revisiting_lang`` choosing one law per curve did worse than M4
+alone, choosing one pooled law picked M4 for every curve (bench/extrapolation.py, before the
+ensemble).
 """
 
 from __future__ import annotations
