@@ -42,7 +42,7 @@ from scalinglab.laws.registry import get_law
 
 
 @dataclass(frozen=True)
-class _Built:
+class Built:
     """A fit's problem and what went into it."""
 
     law: Law
@@ -78,9 +78,9 @@ def _joint(runs: pd.DataFrame, group_by: str | None, shared: Sequence[str]) -> J
     return JointSpec(group_by, labels, tuple(shared))
 
 
-def _build(
+def build(
     runs: pd.DataFrame, spec: FitSpec, y: str, weights: Any, grid: checks.Grid, where: str
-) -> _Built:
+) -> Built:
     """The law (joint or specialised to the data) and the optimisation problem."""
     base = get_law(spec.law)
     law = base
@@ -103,10 +103,10 @@ def _build(
             "add runs, relax --where, or --fix some parameters."
         )
     problem = Problem(law=law, X=X, y=yv, weights=w, objective=spec.objective, fixed=fixed)
-    return _Built(law, problem, frame, fixed, grid)
+    return Built(law, problem, frame, fixed, grid)
 
 
-def _search(b: _Built, where: str) -> MultiStartResult:
+def search(b: Built, where: str) -> MultiStartResult:
     ms = multistart(b.problem, checks.starts(b.law, b.problem, b.grid))
     if not math.isfinite(ms.f):
         raise FitError(
@@ -168,7 +168,7 @@ def _diagnose(problem: Problem, ms: MultiStartResult, names: list[str]) -> list[
 
 
 def _bootstrap(
-    b: _Built,
+    b: Built,
     ms: MultiStartResult,
     spec: FitSpec,
     workers: int,
@@ -256,7 +256,7 @@ def information_criteria(residuals: FloatArray, k: int) -> tuple[float, float]:
     return base + 2 * k, base + k * math.log(n)
 
 
-def _data(b: _Built, spec: FitSpec) -> dict[str, list[Any]]:
+def _data(b: Built, spec: FitSpec) -> dict[str, list[Any]]:
     data: dict[str, list[Any]] = {}
     if "run_id" in b.frame.columns:
         data["run_id"] = b.frame["run_id"].astype(str).tolist()
@@ -348,8 +348,22 @@ def fit_spec(
         law = get_law(spec.law)
     prov = provenance_of(runs, provenance)
     where = prov.source or "runs"
-    b = _build(runs, spec, y, weights if weights is not None else spec.weights, grid, where)
-    ms = _search(b, where)
+    b = build(runs, spec, y, weights if weights is not None else spec.weights, grid, where)
+    return complete_fit(b, search(b, where), spec, law, prov, workers=workers, progress=progress)
+
+
+def complete_fit(
+    b: Built,
+    ms: MultiStartResult,
+    spec: FitSpec,
+    law: Law,
+    prov: Provenance,
+    *,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> FitResult:
+    """The fit from its problem ``b`` and search ``ms``: diagnostics (emitted as warnings),
+    bootstrap, intervals and the assembled :class:`FitResult` (``law``: the registry law)."""
     names = [b.law.params[i].name for i in b.problem.free_index]
     warn = _diagnose(b.problem, ms, names)
     bs, boot_warn = _bootstrap(b, ms, spec, workers, progress)
@@ -357,7 +371,7 @@ def fit_spec(
     intervals, cov, corr = _intervals(b.law, bs, b.problem.free_index, spec.level, b.fixed)
     for msg in warn:
         ident = "bound" in msg or "flat" in msg or "identified" in msg
-        warnings.warn(msg, IdentifiabilityWarning if ident else ConvergenceWarning, stacklevel=3)
+        warnings.warn(msg, IdentifiabilityWarning if ident else ConvergenceWarning, stacklevel=4)
     full = b.problem.full_theta(ms.x[None, :])[0]
     res = residuals_of(b.problem, ms.x)
     aic, bic = information_criteria(res, len(names))

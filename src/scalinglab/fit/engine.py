@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from scalinglab.fit.lbfgs import BatchResult, minimize_batch
+from scalinglab.fit.lbfgs import NEVER_FINITE, PRUNED, BatchResult, minimize_batch
+from scalinglab.fit.lsq import ResidualFun, minimize_lsq
 from scalinglab.fit.objectives import (
     Objective,
     rho_psi,
@@ -98,6 +99,27 @@ class Problem:
 
         return fun
 
+    def batch_residuals(self) -> ResidualFun:
+        """Residuals (prediction - target, objective space) and their Jacobian (A, n, F) over
+        free parameters, for :func:`scalinglab.fit.lsq.minimize_lsq`. ``X``, ``y`` may be
+        (S, n) (one curve per batch row, the law ``paired_rows``); rows are then selected."""
+        law, obj = self.law, self.objective
+        y_t = transform_target(self.y, law, obj)
+        free = self.free_index.tolist()
+        paired = y_t.ndim == 2
+
+        def fun(x: FloatArray, rows: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
+            X = {k: v[rows] for k, v in self.X.items()} if paired else self.X
+            yt = y_t[rows] if paired else y_t
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                f, J = law.evaluate(self.full_theta(x), X)
+                f, J = to_objective_space(f, J, law, obj)
+                r = f - yt
+            Jf = np.stack([np.broadcast_to(J[i], r.shape) for i in free], axis=-1)
+            return r, Jf
+
+        return fun
+
     def rounding_floor(self, row_weights: FloatArray | None = None) -> float | FloatArray:
         """The objective when every residual is ``_FLOOR_ULPS`` units in the last place of its
         (transformed) target: below it the misfit is rounding, not signal, and the fit is exact
@@ -154,23 +176,89 @@ def multistart(
     """Minimise from every start (rows of ``starts``, free internal coordinates). Successive
     halving is used only with more than ``4 * min_keep`` starts."""
     lo, hi = problem.bounds()
-    res: BatchResult = minimize_batch(
+    halve = tuple(halving) if starts.shape[0] > 4 * min_keep else ()
+    if problem.law.solver != "lm":
+        res = minimize_batch(
+            problem.batch_fun(),
+            starts,
+            lower=lo,
+            upper=hi,
+            halving=halve,
+            min_keep=min_keep,
+            max_iter=max_iter,
+            f_floor=problem.rounding_floor(),
+        )
+        return summarize(res, starts.shape[0])
+    first = screen(problem, starts, halve, min_keep)
+    rows = survivors(first, starts.shape[0])
+    x0 = starts if first is None else first.x[rows]
+    polished = minimize_lsq(
+        problem.batch_residuals(),
+        x0,
+        weights=problem.weights,
+        objective=problem.objective,
+        lower=lo,
+        upper=hi,
+        max_iter=max_iter,
+        futility=first is not None,
+        f_floor=problem.rounding_floor(),
+    )
+    return summarize(merge(first, polished, rows), starts.shape[0])
+
+
+def screen(
+    problem: Problem, starts: FloatArray, halving: Sequence[tuple[int, float]], min_keep: int
+) -> BatchResult | None:
+    """The first stage of a Levenberg-Marquardt fit: L-BFGS through the successive-halving
+    schedule only (``None`` without halving). Early Gauss-Newton objective values rank starts
+    poorly (a start bound for the best optimum may first cross a region of high misfit), while
+    L-BFGS's early ranking is the one the engine has always pruned by; the survivors are then
+    polished by :func:`scalinglab.fit.lsq.minimize_lsq`, which follows the flat ridges that
+    L-BFGS crawls along in thousands of iterations."""
+    if not halving:
+        return None
+    lo, hi = problem.bounds()
+    return minimize_batch(
         problem.batch_fun(),
         starts,
         lower=lo,
         upper=hi,
-        halving=tuple(halving) if starts.shape[0] > 4 * min_keep else (),
+        halving=tuple(halving),
         min_keep=min_keep,
-        max_iter=max_iter,
+        max_iter=max(at for at, _ in halving),
         f_floor=problem.rounding_floor(),
     )
+
+
+def survivors(first: BatchResult | None, n_starts: int) -> NDArray[np.intp]:
+    """Rows of a screen that go on to the polish: neither pruned nor never finite."""
+    if first is None:
+        return np.arange(n_starts)
+    out: NDArray[np.intp] = np.flatnonzero(~np.isin(first.status, (PRUNED, NEVER_FINITE)))
+    return out
+
+
+def merge(first: BatchResult | None, polished: BatchResult, rows: NDArray[np.intp]) -> BatchResult:
+    """The screen's rows with the polished ones (``rows``) replaced: statuses and points from
+    the polish, iterations and evaluations of both stages added."""
+    if first is None:
+        return polished
+    x, f, g = first.x.copy(), first.f.copy(), first.g.copy()
+    status, n_iter = first.status.copy(), first.n_iter.copy()
+    x[rows], f[rows], g[rows], status[rows] = polished.x, polished.f, polished.g, polished.status
+    n_iter[rows] += polished.n_iter
+    return BatchResult(x, f, g, status, n_iter, first.n_eval + polished.n_eval)
+
+
+def summarize(res: BatchResult, n_starts: int) -> MultiStartResult:
+    """The best optimum of one problem's batch of starts ``res`` and what the starts did."""
     f = np.where(np.isfinite(res.f), res.f, np.inf)
     done = res.at_optimum
     best = _best_row(f, done)
     fb = float(f[best])
     tol = SAME_OPTIMUM_RTOL * max(abs(fb), 1e-300)
     at_best = done & (f <= fb + tol)
-    spread = np.ptp(res.x[at_best], axis=0) if at_best.any() else np.zeros(starts.shape[1])
+    spread = np.ptp(res.x[at_best], axis=0) if at_best.any() else np.zeros(res.x.shape[1])
     others = done & ~at_best & np.isfinite(f)
     second = float(np.min(f[others])) if others.any() else None
     keep = _distinct_optima(f, np.flatnonzero(done & np.isfinite(f)))
@@ -178,7 +266,7 @@ def multistart(
     return MultiStartResult(
         x=res.x[best].copy(),
         f=fb,
-        n_starts=starts.shape[0],
+        n_starts=n_starts,
         n_converged=n["converged"],
         n_pruned=n["pruned"],
         n_at_best=int(at_best.sum()),

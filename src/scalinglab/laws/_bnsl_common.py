@@ -171,4 +171,5 @@ def make_law(name: str, n_breaks: int) -> Law:
             "intervals for their d and f, and check the fit with a backtest."
         ),
         auto_candidate=True,
+        paired_rows=True,
     )

@@ -128,6 +128,10 @@ class Law:
     # ``evaluate`` also accepts variables of shape (S, n), row s paired with theta row s (true
     # when it only broadcasts theta's (S, 1) columns against the variables)
     paired_rows: bool = False
+    # the batched optimiser of a fit: "lbfgs" (:mod:`scalinglab.fit.lbfgs`, any law) or "lm",
+    # Levenberg-Marquardt on the residuals (:mod:`scalinglab.fit.lsq`), for small curve laws
+    # whose optima lie on flat, ill-conditioned ridges that L-BFGS follows slowly
+    solver: Literal["lbfgs", "lm"] = "lbfgs"
     # closed-form inverses in single variables (e.g. {"D": ...}: tokens reaching a loss)
     inverse: Mapping[str, Inverse] = field(default_factory=dict)
     asymptote: Asymptote | None = None

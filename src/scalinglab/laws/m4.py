@@ -254,4 +254,6 @@ LAW = Law(
         "(L_0 - L_inf)))."
     ),
     auto_candidate=True,
+    paired_rows=True,
+    solver="lm",
 )

@@ -66,4 +66,6 @@ LAW = Law(
     evaluate=_evaluate,
     data_grid=_data_grid,
     auto_candidate=True,
+    paired_rows=True,
+    solver="lm",
 )
