@@ -1,7 +1,8 @@
 """``--law auto`` in a backtest: evidence from every candidate, then the stacked ensemble.
 
-Cost: per group and candidate, one point fit at each rolling origin of the fit portion and one
-on the whole fit portion; those fits give the selection scores, the stacking weights, the
+Cost: per group and candidate, one point fit on the whole fit portion (a multi-start search,
+batched over the groups where the law allows) and one at each rolling origin of the fit
+portion, warm-started from the first; those fits give the selection scores, the stacking weights, the
 conformal scale and the final predictions (:mod:`scalinglab.trust.ensemble`). Nothing is
 bootstrapped: the ensemble's interval is conformal, from the same nested evidence. The held-out
 runs are used only to score the result (and each candidate's own point fit, ``rmse_log`` of
@@ -21,8 +22,10 @@ import pandas as pd
 from scalinglab.errors import FitError, ScalinglabError
 from scalinglab.fit.api import fit_spec
 from scalinglab.fit.groups import run_jobs
+from scalinglab.fit.many import fit_spec_many
 from scalinglab.fit.prediction import predict as predict_fit
 from scalinglab.fit.records import FitSpec
+from scalinglab.fit.result import FitResult
 from scalinglab.laws.base import FloatArray, Law
 from scalinglab.laws.registry import get_law
 from scalinglab.trust import ensemble as ens
@@ -32,38 +35,59 @@ from scalinglab.trust.select import auto_candidates, group_scores, spec_for
 
 Prepared = list[tuple[str | None, pd.DataFrame, np.ndarray]]
 SELECTION_COLUMNS = ["group", "law", "origin_rmse_log", "score", "weight", "rmse_log"]
-EvidenceJob = tuple[str | None, pd.DataFrame, np.ndarray, FitSpec, tuple[np.ndarray, ...], int]
+Item = tuple[str | None, pd.DataFrame, np.ndarray, tuple[np.ndarray, ...]]
+EvidenceJob = tuple[FitSpec, list[Item], int]
+#: groups per evidence job (each job fits one candidate on them as one batch)
+CHUNK = 10
 
 
-def _predict_all(part: pd.DataFrame, spec: FitSpec, frame: pd.DataFrame) -> tuple[FloatArray, int]:
-    """Point fit of ``spec`` on ``part``, its predictions of every run of ``frame`` (target
-    units; NaN where not finite) and its number of free parameters."""
+def _predictions(r: FitResult | ScalinglabError, frame: pd.DataFrame) -> FloatArray:
+    """A point fit's predictions of every run of ``frame`` (target units; NaN where not
+    finite, all NaN for a failed fit)."""
+    if not isinstance(r, FitResult):
+        return np.full(len(frame), np.nan)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v = predict_fit(r, frame, interval="bootstrap")["value"].to_numpy(float)
+    except ScalinglabError:
+        return np.full(len(frame), np.nan)
+    return np.where(np.isfinite(v), v, np.nan)
+
+
+def _nested_fit(
+    part: pd.DataFrame, spec: FitSpec, whole: FitResult | ScalinglabError
+) -> FitResult | ScalinglabError:
+    """The point fit of one rolling origin, warm-started from the whole fit portion's optimum
+    (one start: the origin's runs are a subset of the whole's, its optimum is near, as for a
+    bootstrap refit); from the law's start grid when the whole fit failed."""
+    grid = whole.theta()[None, :] if isinstance(whole, FitResult) else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fit_spec(part, spec, grid=grid)
+    except ScalinglabError as exc:
+        return exc
+
+
+def _evidence_job(job: EvidenceJob) -> list[tuple[str | None, str, FloatArray, FloatArray, int]]:
+    """One candidate on a chunk of groups: the point fit on each whole fit portion (all
+    searched as one batch where the law allows, :func:`scalinglab.fit.many.fit_spec_many`),
+    then the point fits at its rolling origins warm-started from it, with their predictions."""
+    spec, items, seed = job
+    point = replace(spec, n_boot=0, seed=seed)
+    parts = [frame.loc[~held].reset_index(drop=True) for _, frame, held, _ in items]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = fit_spec(part, spec)
-        p = predict_fit(r, frame, interval="bootstrap")
-    v = p["value"].to_numpy(float)
-    return np.where(np.isfinite(v), v, np.nan), len(r.params) - len(r.fixed)
-
-
-def _evidence_job(job: EvidenceJob) -> tuple[str | None, str, FloatArray, FloatArray, int]:
-    """One (group, candidate): point fits at every rolling origin of the fit portion and on the
-    whole fit portion, with their predictions (NaN rows where a fit failed)."""
-    key, frame, held, spec, masks, seed = job
-    fit_part = frame.loc[~held].reset_index(drop=True)
-    point = replace(spec, n_boot=0, seed=seed)
-    nested = np.full((len(masks), len(fit_part)), np.nan)
+        wholes = fit_spec_many(parts, point)
     n_free = len(get_law(spec.law).param_names) - len(spec.fixed)
-    for o, back in enumerate(masks):
-        try:
-            nested[o], n_free = _predict_all(fit_part.loc[~back], point, fit_part)
-        except ScalinglabError:
-            continue  # too few runs left for this law's parameters, or a failed fit
-    try:
-        final, n_free = _predict_all(fit_part, point, frame)
-    except ScalinglabError:
-        final = np.full(len(frame), np.nan)
-    return key, spec.law, nested, final, n_free
+    out = []
+    for (key, frame, _, masks), fit_part, whole in zip(items, parts, wholes, strict=True):
+        nested = np.full((len(masks), len(fit_part)), np.nan)
+        for o, back in enumerate(masks):
+            nested[o] = _predictions(_nested_fit(fit_part.loc[~back], point, whole), fit_part)
+        out.append((key, spec.law, nested, _predictions(whole, frame), n_free))
+    return out
 
 
 def group_origins(
@@ -109,16 +133,24 @@ def collect_evidence(
     mixing space (log unless a value is not positive)."""
     names = _candidates(prepared, auto_from)
     space = "log" if all((f["y"].to_numpy(float) > 0).all() for _, f, _ in prepared) else "linear"
-    jobs: list[EvidenceJob] = []
     layout = []
     for key, frame, held in prepared:
         ax, masks = group_origins(frame.loc[~held], get_law(names[0]), opts["axis"])
         whole = group_origins(frame, get_law(names[0]), opts["axis"])[0]
         layout.append((key, frame, held, ax, masks, _coords(frame, names, whole)))
-        for n in names:
-            spec = spec_for(n, auto_from, opts["defaults"])
-            jobs.append((key, frame, held, spec, masks, opts["seed"]))
-    found = {(k, n): (a, b, c) for k, n, a, b, c in run_jobs(_evidence_job, jobs, workers)}
+    items = [(key, frame, held, masks) for key, frame, held, _, masks, _ in layout]
+    # fixed chunks of groups (not one per worker): results do not depend on ``workers``
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+    jobs: list[EvidenceJob] = [
+        (spec_for(n, auto_from, opts["defaults"]), chunk, opts["seed"])
+        for n in names
+        for chunk in chunks
+    ]
+    found = {
+        (k, n): (a, b, c)
+        for part in run_jobs(_evidence_job, jobs, workers)
+        for k, n, a, b, c in part
+    }
     groups, coords_all = [], []
     for key, frame, held, ax, masks, coords in layout:
         got = [found[(key, n)] for n in names]
