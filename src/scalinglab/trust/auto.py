@@ -1,8 +1,7 @@
 """``--law auto`` in a backtest: evidence from every candidate, then the stacked ensemble.
 
-Cost: per group and candidate, one point fit on the whole fit portion (a multi-start search,
-batched over the groups where the law allows) and one at each rolling origin of the fit
-portion, warm-started from the first; those fits give the selection scores, the stacking weights, the
+Cost: per group and candidate, a point fit on the whole fit portion and at each rolling origin
+of it, multi-start searches batched over the groups where the law allows (:func:`_evidence_job`); those fits give the selection scores, the stacking weights, the
 conformal scale and the final predictions (:mod:`scalinglab.trust.ensemble`). Nothing is
 bootstrapped: the ensemble's interval is conformal, from the same nested evidence. The held-out
 runs are used only to score the result (and each candidate's own point fit, ``rmse_log`` of
@@ -20,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import FitError, ScalinglabError
-from scalinglab.fit.api import fit_spec
 from scalinglab.fit.groups import run_jobs
 from scalinglab.fit.many import fit_spec_many
 from scalinglab.fit.prediction import predict as predict_fit
@@ -41,7 +39,7 @@ EvidenceJob = tuple[FitSpec, list[Item], int]
 CHUNK = 10
 
 
-def _predictions(r: FitResult | ScalinglabError, frame: pd.DataFrame) -> FloatArray:
+def _predictions(r: FitResult | ScalinglabError | None, frame: pd.DataFrame) -> FloatArray:
     """A point fit's predictions of every run of ``frame`` (target units; NaN where not
     finite, all NaN for a failed fit)."""
     if not isinstance(r, FitResult):
@@ -55,38 +53,33 @@ def _predictions(r: FitResult | ScalinglabError, frame: pd.DataFrame) -> FloatAr
     return np.where(np.isfinite(v), v, np.nan)
 
 
-def _nested_fit(
-    part: pd.DataFrame, spec: FitSpec, whole: FitResult | ScalinglabError
-) -> FitResult | ScalinglabError:
-    """The point fit of one rolling origin, warm-started from the whole fit portion's optimum
-    (one start: the origin's runs are a subset of the whole's, its optimum is near, as for a
-    bootstrap refit); from the law's start grid when the whole fit failed."""
-    grid = whole.theta()[None, :] if isinstance(whole, FitResult) else None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fit_spec(part, spec, grid=grid)
-    except ScalinglabError as exc:
-        return exc
-
-
 def _evidence_job(job: EvidenceJob) -> list[tuple[str | None, str, FloatArray, FloatArray, int]]:
-    """One candidate on a chunk of groups: the point fit on each whole fit portion (all
-    searched as one batch where the law allows, :func:`scalinglab.fit.many.fit_spec_many`),
-    then the point fits at its rolling origins warm-started from it, with their predictions."""
+    """One candidate on a chunk of groups: point fits at each rolling origin and on the whole
+    fit portion, each a full multi-start search, all searched as one batch where the law
+    allows (:func:`scalinglab.fit.many.fit_spec_many`), with their predictions.
+
+    No warm starts along the origins: the evidence must score the estimator a user gets (the
+    law's own search on those runs). Tried on revisiting_lang, starting each origin's fit from
+    the optimum of the next-longer horizon's fit kept BNSL in one basin, made its nested
+    errors look better than its searched fits' and moved its weight from 0.01 to 0.47, auto's
+    mean RMSE(log) from 0.0090 to 0.0103."""
     spec, items, seed = job
     point = replace(spec, n_boot=0, seed=seed)
-    parts = [frame.loc[~held].reset_index(drop=True) for _, frame, held, _ in items]
+    tables: list[pd.DataFrame] = []
+    for _, frame, held, masks in items:
+        fit_part = frame.loc[~held].reset_index(drop=True)
+        tables += [fit_part.loc[~back] for back in masks] + [fit_part]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wholes = fit_spec_many(parts, point)
+        fits = iter(fit_spec_many(tables, point))
     n_free = len(get_law(spec.law).param_names) - len(spec.fixed)
     out = []
-    for (key, frame, _, masks), fit_part, whole in zip(items, parts, wholes, strict=True):
+    for key, frame, held, masks in items:
+        fit_part = frame.loc[~held].reset_index(drop=True)
         nested = np.full((len(masks), len(fit_part)), np.nan)
-        for o, back in enumerate(masks):
-            nested[o] = _predictions(_nested_fit(fit_part.loc[~back], point, whole), fit_part)
-        out.append((key, spec.law, nested, _predictions(whole, frame), n_free))
+        for o in range(len(masks)):
+            nested[o] = _predictions(next(fits), fit_part)
+        out.append((key, spec.law, nested, _predictions(next(fits), frame), n_free))
     return out
 
 
