@@ -51,6 +51,21 @@ def test_stack_weights_the_candidate_with_no_error_then_shrinks_toward_equal():
     np.testing.assert_allclose(ens.stack([G] * 30, 2), [0.5, 0.5], atol=1e-4)
 
 
+def test_one_standard_error_rule_keeps_a_mixture_only_when_it_clearly_wins():
+    rng = np.random.default_rng(0)
+    # opposite-sign errors in 30 units: the even mixture cancels them, far beyond one SE
+    units = []
+    for _ in range(30):
+        e = rng.normal(0.02, 0.002, 4)
+        E = np.stack([e, -e])
+        units.append(E @ E.T / 4)
+    w = ens.stack(units, 2)
+    np.testing.assert_array_equal(ens.simplest(units, w), w)
+    # a mixture no better than the first candidate: that candidate alone
+    same = [np.array([[1e-4, 1e-4], [1e-4, 4e-4]]) for _ in range(3)]
+    np.testing.assert_array_equal(ens.simplest(same, np.array([0.5, 0.5])), [1.0, 0.0])
+
+
 TRUE = {
     "power_law": {"E": 2.0, "A": 30.0, "alpha": 0.45},
     "m4": {"L_inf": 1.5, "L_0": 6.0, "alpha": 1.5, "beta": 40.0, "c": -0.5},

@@ -193,9 +193,13 @@ def _from_space(v: FloatArray, space: str) -> FloatArray:
 
 
 def _scales(
-    groups: list[ens.GroupEvidence], weights: dict[str | None, FloatArray], scope: str, level: float
+    groups: list[ens.GroupEvidence],
+    weights: dict[str | None, FloatArray],
+    stacked: dict[str | None, FloatArray],
+    scope: str,
+    level: float,
 ) -> dict[str | None, float]:
-    scores = {ev.key: ens.nested_scores(ev, weights[ev.key]) for ev in groups}
+    scores = {ev.key: ens.nested_scores(ev, weights[ev.key], stacked[ev.key]) for ev in groups}
     pooled = ens.conformal_scale(np.concatenate([*scores.values(), np.zeros(0)]), level)
     if scope == "pooled":
         return {k: pooled for k in scores}
@@ -241,9 +245,11 @@ def auto_ensemble(
     level: float,
 ) -> AutoOutcome:
     """Weights, scale and held-out predictions of the ensemble in every group."""
-    weights = ens.ensemble_weights(groups, scope)
+    stacked = ens.ensemble_weights(groups, scope)
+    weights = ens.point_weights(groups, stacked, scope)
     final_w = {ev.key: ens.group_weights_final(ev, weights[ev.key]) for ev in groups}
-    scale = _scales(groups, weights, scope, level)
+    spread = {ev.key: ens.group_weights_final(ev, stacked[ev.key]) for ev in groups}
+    scale = _scales(groups, weights, stacked, scope, level)
     preds: dict[str | None, tuple[FloatArray, FloatArray, FloatArray] | str] = {}
     rows: list[dict[str, Any]] = []
     for ev, coords, (key, frame, held) in zip(groups, coords_all, prepared, strict=True):
@@ -258,7 +264,7 @@ def auto_ensemble(
             )
             continue
         s = scale[key] if math.isfinite(scale[key]) else math.nan
-        c, lo, hi = ens.mixture_interval(ev, w, held, coords, s)
+        c, lo, hi = ens.mixture_interval(ev, w, spread[key], held, coords, s)
         preds[key] = (_from_space(c, space), _from_space(lo, space), _from_space(hi, space))
     return AutoOutcome(
         laws=groups[0].laws,

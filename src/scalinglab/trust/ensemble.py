@@ -154,6 +154,39 @@ def ensemble_weights(
     return {ev.key: stack(gram_units(ev), len(laws), prior=pooled) for ev in groups}
 
 
+def unit_scores(units: Sequence[FloatArray], w: FloatArray) -> FloatArray:
+    """The log RMSE of the mixture ``w`` in each unit."""
+    return np.array([0.5 * math.log(float(w @ G @ w) + _FLOOR) for G in units])
+
+
+def simplest(units: Sequence[FloatArray], w: FloatArray) -> FloatArray:
+    """``w``, or the single candidate with the best mean score when the mixture does not beat
+    it by more than one standard error of their paired differences over the units (the
+    one-standard-error rule: Breiman, Friedman, Olshen and Stone 1984, section 3.4.3; Hastie,
+    Tibshirani and Friedman 2009, section 7.10). A mixture must earn its complexity: with two
+    or three origins of one curve it rarely does."""
+    k = w.size
+    if not units or k == 1:
+        return w
+    singles = np.array([unit_scores(units, np.eye(k)[i]) for i in range(k)])
+    best = int(np.argmin(singles.mean(axis=1)))
+    diff = unit_scores(units, w) - singles[best]
+    se = float(diff.std(ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else math.inf
+    return w if float(diff.mean()) + se < 0 else np.eye(k)[best]
+
+
+def point_weights(
+    groups: Sequence[GroupEvidence], stacked: dict[str | None, FloatArray], scope: str = "pooled"
+) -> dict[str | None, FloatArray]:
+    """The weights of auto's prediction: the stacked weights, or one candidate by
+    :func:`simplest`, judged on the units the weights were learned from."""
+    if scope == "pooled" or len(groups) == 1:
+        units = [u for ev in groups for u in gram_units(ev)]
+        w = simplest(units, stacked[groups[0].key])
+        return {ev.key: w for ev in groups}
+    return {ev.key: simplest(gram_units(ev), stacked[ev.key]) for ev in groups}
+
+
 def distance(points: FloatArray, fitted: FloatArray) -> FloatArray:
     """How far beyond the fitted range each point lies, in units of the fitted range, in the
     variable where it lies farthest: ``points`` (m, V) and ``fitted`` (n, V) hold the law's
@@ -177,19 +210,24 @@ def unit_sigma(center: FloatArray, truth: FloatArray, p: float) -> float:
     return float(np.sqrt(np.sum(r**2) / max(r.size - p, 1.0)))
 
 
-def unit(sigma: float, d: FloatArray, w: FloatArray, preds: FloatArray) -> FloatArray:
+def unit(
+    sigma: float, d: FloatArray, w: FloatArray, v: FloatArray, preds: FloatArray
+) -> FloatArray:
     """The interval's unit at points with distances ``d`` and candidate predictions ``preds``
-    (K, m): run noise growing with the distance, and the spread between the weighted candidates
-    (the between-model part of a model average's variance, Hoeting et al. 1999, eq. 2)."""
-    used = w > 0
-    center = w[used] @ preds[used]
-    between = w[used] @ (preds[used] - center) ** 2
+    (K, m), for the prediction of weights ``w``: run noise growing with the distance, and the
+    spread of the candidates around the prediction under the stacked weights ``v`` (the
+    between-model part of a model average's variance, Hoeting et al. 1999, eq. 2; kept when
+    the prediction is one law, whose choice is as uncertain as the weights say)."""
+    center = mix(w, preds)
+    ok = (v > 0) & np.isfinite(preds).all(axis=1)
+    vv = v[ok] / v[ok].sum() if ok.any() else v[ok]
+    between = vv @ (preds[ok] - center) ** 2
     return np.asarray(np.sqrt((sigma * (1.0 + d)) ** 2 + between), dtype=float)
 
 
-def nested_scores(ev: GroupEvidence, w: FloatArray) -> FloatArray:
-    """The conformal scores |error| / (sigma (1 + d)) of the mixture ``w`` on every held-back
-    run of every usable origin."""
+def nested_scores(ev: GroupEvidence, w: FloatArray, v: FloatArray) -> FloatArray:
+    """The conformal scores |error| / unit of the prediction of weights ``w`` (spread under
+    ``v``, see :func:`unit`) on every held-back run of every usable origin."""
     nested, usable = filled_nested(ev)
     p = float(w @ ev.n_free)
     out: list[float] = []
@@ -198,7 +236,7 @@ def nested_scores(ev: GroupEvidence, w: FloatArray) -> FloatArray:
             continue
         center = w @ nested[:, o, :]
         sigma = unit_sigma(center[~held], ev.truth[~held], p)
-        u = unit(sigma, distance(ev.coords[held], ev.coords[~held]), w, nested[:, o, held])
+        u = unit(sigma, distance(ev.coords[held], ev.coords[~held]), w, v, nested[:, o, held])
         err = np.abs(center[held] - ev.truth[held])
         out += [
             float(e / s) if s > 0 else (0.0 if e == 0 else 1e6) for e, s in zip(err, u, strict=True)
@@ -236,12 +274,18 @@ def mix(w: FloatArray, pred: FloatArray) -> FloatArray:
 
 
 def mixture_interval(
-    ev: GroupEvidence, w: FloatArray, held: BoolArray, coords_all: FloatArray, scale: float
+    ev: GroupEvidence,
+    w: FloatArray,
+    v: FloatArray,
+    held: BoolArray,
+    coords_all: FloatArray,
+    scale: float,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(centre, low, high) in the mixing space at the group's held-out runs ``held`` (a mask
-    over all its runs): the final fits mixed with ``w``, the half-width ``scale`` units."""
+    over all its runs): the final fits mixed with ``w``, the half-width ``scale`` units
+    (spread under ``v``)."""
     center_all = mix(w, ev.final)
     sigma = unit_sigma(center_all[~held], ev.truth, float(w @ ev.n_free))
-    u = unit(sigma, distance(coords_all[held], ev.coords), w, ev.final[:, held])
+    u = unit(sigma, distance(coords_all[held], ev.coords), w, v, ev.final[:, held])
     c = center_all[held]
     return c, c - scale * u, c + scale * u
