@@ -12,7 +12,17 @@ They are then shrunk toward equal weights, ``w = (1 - lam) w* + lam / K`` with
 ``lam = PRIOR_UNITS / (PRIOR_UNITS + units)``: with one curve (three origins) half the weight
 is spread evenly, with 20 curves 5%. A candidate that could not be backtested at an origin
 counts there as the worst candidate of that origin (its predictions are that candidate's), so
-a many-parameter law is not favoured by being scored only on easy horizons.
+a many-parameter law is not favoured by being scored only on easy horizons. Auto predicts with
+the stacked weights only when the mixture beats the best single candidate by more than one
+standard error over the units (:func:`simplest`), else with that candidate alone.
+
+What it buys, measured (bench/extrapolation.py): on chinchilla_epoch (one group, three
+origins) the mixture of Chinchilla and Kaplan would lower the held-out RMSE(log) by 10%, but
+three origins cannot show that beyond one standard error, so auto is Chinchilla. On the 20
+revisiting_lang curves the nested evidence favours a mixture (M4 0.66, BNSL-2 0.23, power law
+0.10) whose held-out mean RMSE(log) is 0.0090, above M4's 0.0080: the in-fit origins are a
+poor guide to those curves' far horizon. Even weights fitted to the held-out truths themselves
+reach only 0.00785 there: no one weight set for all curves beats M4 by more than 2%.
 
 Interval (locally weighted split conformal, Lei et al. 2018, arXiv 1604.04173, section 5.2).
 At each origin the mixture's error on a held-back run is divided by its unit
