@@ -20,7 +20,7 @@ LAYERS = [
     {"laws"},
     {"fit"},
     {"trust"},
-    {"plan"},
+    {"plan", "discover"},
     {"sweep", "train"},
     {"report"},
     {"cli", "__main__"},

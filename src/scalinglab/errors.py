@@ -37,3 +37,7 @@ class ExtrapolationWarning(UserWarning):
 
 class IdentifiabilityWarning(UserWarning):
     """A parameter is at a bound or a direction of the objective is flat."""
+
+
+class OutlierWarning(UserWarning):
+    """Some runs' residuals lie far outside the rest (robust z-score)."""

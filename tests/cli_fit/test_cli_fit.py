@@ -325,3 +325,18 @@ def test_predict_from_fit_without_bootstrap(planted_csv: Path, workdir: Path, st
     assert result.exit_code == 0, result.output
     result = invoke("predict", str(out), "--N", "1e9", "--D", "2e10", "--json", "--store", store)
     assert result.exit_code == 0, result.output
+
+
+def test_fit_and_diagnose_name_the_under_trained_chinchilla_runs() -> None:
+    """Issue 13: `fit chinchilla_epoch` said nothing of the five under-trained runs Besiroglu et
+    al. 2024 drop (loss >= 3.44: chinchilla_epoch:1-5), and `diagnose chinchilla_epoch` found
+    "no problems". Both now name them, from the robust z of the fitted residuals."""
+    fitted = run_cli("fit", "chinchilla_epoch", "--bootstrap", "0", "--no-calibrate")
+    assert fitted.returncode == 0, fitted.stderr
+    warning = next(ln for ln in fitted.stderr.splitlines() if "far off the fitted law" in ln)
+    assert all(f"chinchilla_epoch:{i} (z = " in warning for i in range(1, 6))
+    diag = run_cli("diagnose", "chinchilla_epoch")
+    assert "no problems" not in diag.stdout
+    lines = [ln for ln in diag.stdout.splitlines() if ln.startswith("outlier")]
+    named = {ln.split()[2].rstrip(":") for ln in lines}
+    assert {f"chinchilla_epoch:{i}" for i in range(1, 6)} <= named

@@ -25,6 +25,8 @@ THETA_BOX: dict[str, list[tuple[float, float]]] = {
     "kaplan": [(25.0, 35.0), (25.0, 35.0), (0.03, 0.3), (0.03, 0.3)],
     # e = log E, a = log A, alpha
     "power_law": [(-1.0, 1.0), (0.0, 5.0), (0.05, 1.5)],
+    # log c, alpha: -log PU from ~0.01 to ~15 over N in [1e7, 1e11], not flat at PU = 1 or 0
+    "passuntil": [(5.0, 9.0), (0.25, 0.4)],
 }
 
 
@@ -117,6 +119,8 @@ def test_law_value_matches_direct_formula(law: Law) -> None:
             L = ((v["N_c"] / X["N"]) ** (v["alpha_N"] / v["alpha_D"]) + v["D_c"] / X["D"]) ** v[
                 "alpha_D"
             ]
+        elif law.name == "passuntil":  # Hu et al. 2023, eq. 3
+            L = np.exp(-v["c"] * X["N"] ** (-v["alpha"]))
         else:
             L = v["E"] + v["A"] * X["x"] ** (-v["alpha"])
         np.testing.assert_allclose(f[s], np.log(L), rtol=1e-12, atol=1e-12)

@@ -48,3 +48,28 @@ def test_laws_show_without_notes_prints_no_notes_line() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "notes:" not in proc.stdout
     assert "[(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "arxiv"),
+    [
+        ("repeated_sampling", "2407.21787"),
+        ("passuntil", "2310.03262"),
+        ("data_filtering", "2404.07177"),
+        ("critical_batch", "1812.06162"),
+    ],
+)
+def test_laws_show_prints_the_newer_laws(name: str, arxiv: str) -> None:
+    """The laws of test-time compute, task pass rates, data filtering and batch size are listed
+    and shown with their formula, parameters and citation."""
+    law = get_law(name)
+    proc = _run("laws", "show", name, "--json")
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert shown["formula"] == law.formula and f"arXiv:{arxiv}" in shown["citation"]
+    assert [p["name"] for p in shown["params"]] == list(law.param_names)
+    proc = _run("laws", "show", name)
+    assert proc.returncode == 0, proc.stderr
+    assert arxiv in " ".join(proc.stdout.split()) and law.formula.split()[0] in proc.stdout
+    listed = _run("laws", "list", "--json")
+    assert name in [r["name"] for r in json.loads(listed.stdout)]

@@ -49,6 +49,7 @@ VARIABLES: dict[str, Sampler] = {
     "N_v": log_uniform(1e6, 1e9),
     "S1": log_uniform(0.5, 50.0),  # sum of learning rates up to a step
     "S2": uniform(0.0, 0.5),  # annealing area
+    "batch_size": log_uniform(1.0, 1e5),  # sequences or tokens per step
 }
 # laws whose x is not a scale but a loss (nats)
 X_IS_A_LOSS = {"downstream_error", "downstream_accuracy"}

@@ -85,3 +85,35 @@ def test_diagnose_with_a_law_names_the_outlying_runs() -> None:
     high = set(runs.loc[runs["y"] >= 3.44, "run_id"].astype(str))
     assert len(high) == 5 and high <= flagged
     assert all(abs(f.details["z"]) > 3.5 for f in found)
+
+
+def test_diagnose_without_a_law_scores_runs_against_the_default_law() -> None:
+    """`diagnose chinchilla_epoch` used to say "no problems found": the default law (Chinchilla
+    for runs of N and D) now names the under-trained runs too."""
+    from scalinglab.data import load_dataset, select_runs
+    from scalinglab.trust.diagnose import diagnose
+
+    runs = select_runs(load_dataset("chinchilla_epoch"))
+    found = [f for f in diagnose(runs) if f.kind == "outlier"]
+    high = set(runs.loc[runs["y"] >= 3.44, "run_id"].astype(str))
+    assert high <= {f.details["run_id"] for f in found}
+    assert all("default law chinchilla" in f.message for f in found)
+
+
+def test_diagnose_without_a_law_on_clean_and_unfittable_tables() -> None:
+    from scalinglab.trust.diagnose import diagnose
+
+    # (how often clean tables get a false flag is measured in tests/report/test_outliers.py)
+    clean = pd.DataFrame({"x": X, "y": (1.7 + 5 * (X / 1e6) ** -0.3) * noise(0)})
+    assert [f.kind for f in diagnose(clean)] == []
+    bad = clean.copy()
+    bad.loc[5, "y"] *= 1.25  # one run 25% off a 1% noise law
+    found = [f for f in diagnose(bad) if f.kind == "outlier"]
+    assert [f.details["run_id"] for f in found] == ["5"]
+    # a zero loss: the default law (log space) cannot be fitted, and the finding says why
+    zero = clean.copy()
+    zero.loc[3, "y"] = 0.0
+    (info,) = [f for f in diagnose(zero) if f.kind == "outliers_not_scored"]
+    assert info.severity == "info" and "must be positive and finite" in info.message
+    # fewer runs than a robust scale needs: nothing is scored, nothing is claimed
+    assert not any(f.kind.startswith("outlier") for f in diagnose(bad.iloc[:7]))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from scalinglab.cli import datasets, fitcmd, plancmd, reportcmd, runs, sweepcmd, trustcmd
+from scalinglab.cli import (
+    datasets,
+    discovercmd,
+    fitcmd,
+    plancmd,
+    reportcmd,
+    runs,
+    sweepcmd,
+    trustcmd,
+)
 
 app = typer.Typer(
     name="scalinglab",
@@ -20,6 +29,7 @@ fitcmd.register(app)
 trustcmd.register(app)
 reportcmd.register(app)
 plancmd.register(app)
+discovercmd.register(app)
 
 
 def main() -> None:

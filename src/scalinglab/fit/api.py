@@ -21,20 +21,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ConvergenceWarning, FitError, IdentifiabilityWarning
+from scalinglab.errors import (
+    ConvergenceWarning,
+    FitError,
+    IdentifiabilityWarning,
+    OutlierWarning,
+)
 from scalinglab.fit import checks
 from scalinglab.fit.bootstrap import bootstrap
-from scalinglab.fit.engine import MultiStartResult, Problem, hessian, multistart
+from scalinglab.fit.engine import MultiStartResult, Problem, multistart
 from scalinglab.fit.joint import joint_law
 from scalinglab.fit.objectives import Objective
+from scalinglab.fit.optimum import at_bounds, diagnose_optimum
 from scalinglab.fit.records import (
     BootstrapSummary,
-    BoundFlag,
     FitSpec,
     JointSpec,
     Provenance,
     SearchSummary,
 )
+from scalinglab.fit.residuals import information_criteria, outlier_warning
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.fit.variables import law_variables
 from scalinglab.laws.base import FloatArray, Law
@@ -107,64 +113,17 @@ def build(
 
 
 def search(b: Built, where: str) -> MultiStartResult:
-    ms = multistart(b.problem, checks.starts(b.law, b.problem, b.grid))
+    return found(b, multistart(b.problem, checks.starts(b.law, b.problem, b.grid)), where)
+
+
+def found(b: Built, ms: MultiStartResult, where: str) -> MultiStartResult:
+    """``ms``, checked: some start gave a finite objective."""
     if not math.isfinite(ms.f):
         raise FitError(
             f"law {b.law.name!r} could not be evaluated at any start on {where}; check the "
             "data's units and the start grid."
         )
     return ms
-
-
-def _at_bounds(problem: Problem, x: FloatArray, names: list[str]) -> tuple[BoundFlag, ...]:
-    lo, hi = problem.bounds()
-    flags: list[BoundFlag] = []
-    law = problem.law
-    for j, name in enumerate(names):
-        p = law.param(name)
-        for side, b, natural in (("lower", lo[j], p.lower), ("upper", hi[j], p.upper)):
-            if math.isfinite(b) and abs(x[j] - b) <= 1e-6 * (1.0 + abs(b)):
-                flags.append(BoundFlag(name, side, float(natural if natural is not None else b)))  # type: ignore[arg-type]
-    return tuple(flags)
-
-
-def _diagnose(problem: Problem, ms: MultiStartResult, names: list[str]) -> list[str]:
-    """Warnings about the optimum: a parameter at a bound, a flat optimum, a rival optimum,
-    parameters the data do not separate (scale-free Hessian)."""
-    warn = [
-        f"parameter {f.param} sits at its {f.side} bound; the data do not pin it down: fix it "
-        f"(--fix {f.param}=...) or collect runs that vary it."
-        for f in _at_bounds(problem, ms.x, names)
-    ]
-    if np.any(ms.spread > 1e-4 * (1.0 + np.abs(ms.x))):
-        worst = names[int(np.argmax(ms.spread))]
-        warn.append(
-            f"starts reaching the same objective disagree on {worst} (spread {float(np.max(ms.spread)):.3g} in internal units): the optimum is flat; treat {worst} with caution."
-        )
-    if ms.second_best is not None and ms.second_best <= ms.f * (1.0 + 1e-3) + 1e-300:
-        warn.append(
-            f"another optimum is within 0.1% of the best objective ({ms.second_best:.6g} vs {ms.f:.6g}): the fit may be ambiguous; compare the bootstrap intervals."
-        )
-    law = problem.law
-    full = law.to_natural(problem.full_theta(ms.x[None, :])[0])
-    for i, p in enumerate(law.params):
-        if "exponent" in p.meaning and full[i] < 0 and p.name not in problem.fixed:
-            warn.append(
-                f"exponent {p.name} = {full[i]:.4g} < 0: the fitted law moves away from its "
-                "asymptote as scale grows (inverse scaling); check the runs with `scalinglab "
-                "diagnose` before extrapolating."
-            )
-    H = hessian(problem, ms.x)
-    diag = np.sqrt(np.abs(np.diag(H))) if np.all(np.isfinite(H)) else np.zeros(0)
-    if diag.size and np.all(diag > 0):
-        ev, vec = np.linalg.eigh(H / np.outer(diag, diag))  # curvature in each one's own units
-        if ev[0] <= 1e-8 * ev[-1]:
-            loads = np.abs(vec[:, 0])
-            pair = [names[i] for i in np.argsort(loads)[::-1][:2]]
-            warn.append(
-                f"the objective is flat along a direction mixing {' and '.join(pair)}: these parameters are not separately identified by the data."
-            )
-    return warn
 
 
 def _bootstrap(
@@ -243,17 +202,15 @@ def residuals_of(problem: Problem, x_free: FloatArray) -> FloatArray:
     return np.asarray((y_t - pred)[problem.weights > 0], dtype=float)
 
 
-def information_criteria(residuals: FloatArray, k: int) -> tuple[float, float]:
-    """AIC and BIC of a Gaussian model of the objective-space residuals with ``k`` free
-    parameters: n ln(RSS/n) + 2k and n ln(RSS/n) + k ln n (Akaike 1974; Schwarz 1978; the
-    least-squares form in Burnham and Anderson 2002, section 2.2). A Huber fit's are the same
-    approximation; compare them only between fits of the same runs."""
-    n = residuals.size
-    rss = float(np.sum(residuals**2))
-    if n == 0 or not rss > 0:
-        return math.nan, math.nan
-    base = n * math.log(rss / n)
-    return base + 2 * k, base + k * math.log(n)
+def _outliers(b: Built, res: FloatArray, spec: FitSpec) -> list[str]:
+    """The warning naming runs whose residual is far outside the rest (robust z)."""
+    fitted = b.frame.loc[b.problem.weights > 0]
+    ids = (
+        fitted["run_id"].astype(str).tolist()
+        if "run_id" in fitted.columns
+        else [f"row {i}" for i in range(len(fitted))]
+    )
+    return outlier_warning(res, ids, spec.objective.resolved_space(b.law))
 
 
 def _data(b: Built, spec: FitSpec) -> dict[str, list[Any]]:
@@ -303,11 +260,11 @@ def fit(
     """
     lw = get_law(law)
     checks.check_options(level=level, n_boot=n_boot, workers=workers)
-    spec = FitSpec(
-        law=lw.name,
-        objective=objective or Objective(kind=lw.default_objective),
-        fixed=dict(fix or {}),
-        weights=weights if isinstance(weights, str) else None,
+    spec = make_spec(
+        lw,
+        objective=objective,
+        weights=weights,
+        fix=fix,
         n_boot=n_boot,
         resample_by=resample_by,
         level=level,
@@ -324,6 +281,33 @@ def fit(
         progress=progress,
         provenance=provenance,
         law=lw,
+    )
+
+
+def make_spec(
+    law: Law,
+    *,
+    objective: Objective | None = None,
+    weights: str | Sequence[float] | None = None,
+    fix: Mapping[str, float] | None = None,
+    n_boot: int = 1000,
+    resample_by: str | None = None,
+    level: float = 0.95,
+    seed: int = 0,
+    joint: JointSpec | None = None,
+) -> FitSpec:
+    """The :class:`FitSpec` of :func:`fit`'s options (a weights column is kept by name; per-run
+    weights given as numbers are not part of the spec)."""
+    return FitSpec(
+        law=law.name,
+        objective=objective or Objective(kind=law.default_objective),
+        fixed=dict(fix or {}),
+        weights=weights if isinstance(weights, str) else None,
+        n_boot=n_boot,
+        resample_by=resample_by,
+        level=level,
+        seed=seed,
+        joint=joint,
     )
 
 
@@ -365,15 +349,19 @@ def complete_fit(
     """The fit from its problem ``b`` and search ``ms``: diagnostics (emitted as warnings),
     bootstrap, intervals and the assembled :class:`FitResult` (``law``: the registry law)."""
     names = [b.law.params[i].name for i in b.problem.free_index]
-    warn = _diagnose(b.problem, ms, names)
+    warn = diagnose_optimum(b.problem, ms, names)
     bs, boot_warn = _bootstrap(b, ms, spec, workers, progress)
     warn += boot_warn
     intervals, cov, corr = _intervals(b.law, bs, b.problem.free_index, spec.level, b.fixed)
     for msg in warn:
         ident = "bound" in msg or "flat" in msg or "identified" in msg
         warnings.warn(msg, IdentifiabilityWarning if ident else ConvergenceWarning, stacklevel=4)
-    full = b.problem.full_theta(ms.x[None, :])[0]
     res = residuals_of(b.problem, ms.x)
+    far = _outliers(b, res, spec)
+    for msg in far:
+        warnings.warn(msg, OutlierWarning, stacklevel=4)
+    warn += far
+    full = b.problem.full_theta(ms.x[None, :])[0]
     aic, bic = information_criteria(res, len(names))
     return FitResult(
         law=law.name,
@@ -398,7 +386,7 @@ def complete_fit(
             starts_max_iter=ms.n_max_iter,
         ),
         warnings=tuple(warn),
-        at_bound=_at_bounds(b.problem, ms.x, names),
+        at_bound=at_bounds(b.problem, ms.x, names),
         variables=b.law.variables,
         data=_data(b, spec),
         spec=spec,

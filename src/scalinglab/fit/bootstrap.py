@@ -11,7 +11,10 @@ the best is kept) and minimised to the same tight tolerance as the main fit: a w
 loose tolerances barely moves and gives intervals far too narrow (Besiroglu et al. 2024).
 L-BFGS is preconditioned with the inverse Hessian of the full-data objective at its optimum:
 a resample's optimum is near, and its curvature similar, so the first step is almost a Newton
-step and each refit takes ~15 iterations instead of ~70, to the same optimum.
+step and each refit takes ~15 iterations instead of ~70, to the same optimum. Laws solved by
+Levenberg-Marquardt (``solver="lm"``: M4, the power law) refit with it: on M4 learning curves
+whose optima lie on flat ridges, 200 refits took 5-8x less time and 87-97% of them converged
+(against 10-74% of the L-BFGS refits, the rest at the iteration limit), to objectives no higher.
 
 Work is split into fixed chunks of resamples (the split does not depend on the number of
 workers), run in worker processes; results are therefore identical for any ``workers``.
@@ -29,6 +32,7 @@ from numpy.typing import NDArray
 
 from scalinglab.fit.engine import Problem, inverse_hessian
 from scalinglab.fit.lbfgs import CONVERGED, MAXITER, NEVER_FINITE, STALLED, minimize_batch
+from scalinglab.fit.lsq import minimize_lsq
 from scalinglab.laws.base import FloatArray
 
 CHUNK = 250  # resamples per task: big batches amortise the per-iteration overhead
@@ -119,15 +123,27 @@ def _solve_chunk(
     row_w = np.repeat(W, n_start, axis=0)
     # max_iter: preconditioned refits converge in tens of iterations; a refit still moving
     # after 500 is creeping along a flat ridge and is reported as at the limit
-    res = minimize_batch(
-        problem.batch_fun(row_w),
-        x0,
-        lower=lo,
-        upper=hi,
-        h0=h0,
-        max_iter=500,
-        f_floor=problem.rounding_floor(row_w),
-    )
+    if problem.law.solver == "lm":  # the law's own solver (see scalinglab.fit.engine)
+        res = minimize_lsq(
+            problem.batch_residuals(),
+            x0,
+            weights=row_w,
+            objective=problem.objective,
+            lower=lo,
+            upper=hi,
+            max_iter=500,
+            f_floor=problem.rounding_floor(row_w),
+        )
+    else:
+        res = minimize_batch(
+            problem.batch_fun(row_w),
+            x0,
+            lower=lo,
+            upper=hi,
+            h0=h0,
+            max_iter=500,
+            f_floor=problem.rounding_floor(row_w),
+        )
     f = np.where(np.isfinite(res.f), res.f, np.inf).reshape(K, n_start)
     status = res.status.reshape(K, n_start)
     ran = (status == CONVERGED) | (status == STALLED) | (status == MAXITER)

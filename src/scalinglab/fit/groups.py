@@ -13,7 +13,9 @@ import pandas as pd
 
 from scalinglab.data.select import group_runs
 from scalinglab.errors import ConvergenceWarning, FitError, ScalinglabError
-from scalinglab.fit.api import fit
+from scalinglab.fit import checks
+from scalinglab.fit.api import fit, make_spec
+from scalinglab.fit.many import batchable, fit_spec_many
 from scalinglab.fit.records import Provenance
 from scalinglab.fit.result import FitResult, FitSet
 from scalinglab.laws.base import Law
@@ -45,6 +47,44 @@ def run_jobs(fn: Any, jobs: list[Any], workers: int) -> list[Any]:
     return [fn(j) for j in jobs]
 
 
+# fit() options a batched search passes on (anything else: one fit per group)
+_BATCH_OPTIONS = frozenset(
+    {"y", "objective", "weights", "fix", "grid", "n_boot", "resample_by", "level", "seed"}
+)
+
+
+def _batched(
+    law: Law,
+    frames: list[pd.DataFrame],
+    provs: list[dict[str, Any]],
+    workers: int,
+    kwargs: dict[str, Any],
+) -> list[FitResult | str] | None:
+    """The groups' fits searched as one batch (:mod:`scalinglab.fit.many`), or ``None`` when
+    the law or options do not allow it, or when bootstrap refits are to run in parallel
+    processes (those stay one process per group)."""
+    weights = kwargs.get("weights")
+    n_boot = int(kwargs.get("n_boot", 1000))
+    if set(kwargs) - _BATCH_OPTIONS or not (weights is None or isinstance(weights, str)):
+        return None
+    if workers > 1 and n_boot > 0:
+        return None
+    opts = {k: v for k, v in kwargs.items() if k not in ("y", "grid")}
+    try:
+        checks.check_options(level=opts.get("level", 0.95), n_boot=n_boot, workers=workers)
+        spec = make_spec(law, **opts)
+    except ScalinglabError:
+        return None  # each group's fit reports it, as without batching
+    if not batchable(law, spec):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # recorded in FitResult.warnings; re-emitted by caller
+        out = fit_spec_many(
+            frames, spec, y=kwargs.get("y", "y"), grid=kwargs.get("grid"), provenances=provs
+        )
+    return [str(o) if isinstance(o, ScalinglabError) else o for o in out]
+
+
 def fit_groups(
     groups: Sequence[tuple[str | None, pd.DataFrame]],
     law: str | Law,
@@ -54,20 +94,26 @@ def fit_groups(
     progress: Callable[[int], None] | None = None,
     **kwargs: Any,
 ) -> FitSet:
-    """Fit each (key, table) separately; groups run in parallel processes when ``workers`` > 1.
+    """Fit each (key, table) separately: searched as one batch when the law allows
+    (:mod:`scalinglab.fit.many`), else in parallel processes when ``workers`` > 1.
     Results are in the order given and do not depend on ``workers``. A group whose fit fails
     does not discard the others: the error names the failed groups and keeps nothing only when
     every group failed (then the first group's message is raised)."""
-    law_name = get_law(law).name
+    lw = get_law(law)
     base = kwargs.pop("provenance", None)
     base_d = base.to_dict() if isinstance(base, Provenance) else dict(base or {})
-    jobs = []
-    for key, frame in groups:
-        kw = dict(kwargs, law=law_name, workers=1, provenance={**base_d, "group": key})
-        jobs.append((frame, kw))
-    results = run_jobs(_fit_one, jobs, workers)
+    provs = [{**base_d, "group": key} for key, _ in groups]
+    batched = _batched(lw, [frame for _, frame in groups], provs, workers, kwargs)
+    if batched is not None:
+        results = batched
+    else:
+        jobs = [
+            (frame, dict(kwargs, law=lw.name, workers=1, provenance=prov))
+            for (_, frame), prov in zip(groups, provs, strict=True)
+        ]
+        results = run_jobs(_fit_one, jobs, workers)
     if progress:
-        progress(len(jobs))
+        progress(len(groups))
     failed = [(k, r) for (k, _), r in zip(groups, results, strict=True) if isinstance(r, str)]
     done = [r for r in results if isinstance(r, FitResult)]
     if not done:

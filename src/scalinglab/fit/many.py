@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from scalinglab.errors import FitError, ScalinglabError
 from scalinglab.fit import checks
-from scalinglab.fit.api import Built, build, complete_fit, fit_spec, provenance_of
+from scalinglab.fit.api import Built, build, complete_fit, fit_spec, found, provenance_of
 from scalinglab.fit.engine import (
     HALVING,
     MultiStartResult,
@@ -85,12 +85,7 @@ def fit_spec_many(
     for batch in _batches(built):
         for (i, b, prov, _), ms in zip(batch, _search_batch(batch), strict=True):
             try:
-                if not np.isfinite(ms.f):
-                    raise FitError(
-                        f"law {b.law.name!r} could not be evaluated at any start on "
-                        f"{prov.source or 'runs'}; check the data's units and the start grid."
-                    )
-                out[i] = complete_fit(b, ms, spec, law, prov)
+                out[i] = complete_fit(b, found(b, ms, prov.source or "runs"), spec, law, prov)
             except ScalinglabError as exc:
                 out[i] = exc
     return [o for o in out if o is not None]

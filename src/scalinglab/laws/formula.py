@@ -28,7 +28,8 @@ Which names are what (defaults; ``variables=`` and ``params=`` override them):
   is rejected by a rank check of the Jacobian that names them.
 
 ``params={"E": {"lower": 1.0, "grid": [0.0, 0.5]}}`` overrides any of ``log``, ``lower``,
-``upper``, ``grid`` (internal coordinates, as :class:`Param` documents) and ``meaning``.
+``upper``, ``grid`` (internal coordinates, as :class:`Param` documents), ``meaning`` and ``unit``;
+the overrides may also carry a ``title`` and a ``citation`` (a law file's, :mod:`.law_file`).
 
 The law's space is ``"log"`` (it returns ``log f``, the Jacobian divided by ``f``) unless
 ``target_space="linear"``; a non-positive prediction gives NaN, which the engine's objective
@@ -67,7 +68,8 @@ FUNCTIONS = ("exp", "log", "sqrt", "tanh")
 EXPONENT_GRID = (0.1, 0.3, 0.6, 1.0)
 SCALE_GRID = (-5.0, 0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
 OFFSET_FRACTIONS = (0.1, 0.5, 0.9)
-_OVERRIDE_KEYS = {"log", "lower", "upper", "grid", "meaning"}
+_OVERRIDE_KEYS = {"log", "lower", "upper", "grid", "meaning", "unit"}
+SPEC_KEYS = ("variables", "params", "space", "title", "citation")
 _ALLOWED_CHARS = set("+-*/^()., \t_") | set("0123456789")
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}
 
@@ -96,11 +98,12 @@ def formula_law(
         spec["params"] = {k: dict(v) for k, v in params.items()}
     if target_space is not None:
         spec["space"] = target_space
-    law = law_from_name(_name(canonical(text), spec))
+    law = law_from_name(law_name(canonical(text), spec))
     return law if name is None else replace(law, title=name)
 
 
-def _name(formula: str, spec: Mapping[str, Any]) -> str:
+def law_name(formula: str, spec: Mapping[str, Any]) -> str:
+    """The registry name of the law of a canonical formula with overrides ``spec``."""
     extra = f"; {json.dumps(dict(spec), sort_keys=True)}" if spec else ""
     return f"{PREFIX}{formula}{extra}"
 
@@ -115,10 +118,10 @@ def law_from_name(name: str) -> Law:
         raise FitError(
             f"formula law {name!r}: the overrides after ';' are not JSON ({exc})."
         ) from None
-    if not isinstance(spec, dict) or set(spec) - {"variables", "params", "space"}:
+    if not isinstance(spec, dict) or set(spec) - set(SPEC_KEYS):
         raise FitError(
-            f"formula law {name!r}: overrides must be a JSON object with keys variables, "
-            "params, space."
+            f"formula law {name!r}: overrides must be a JSON object with keys "
+            f"{', '.join(SPEC_KEYS)}."
         )
     return _cached(canonical(text), json.dumps(spec, sort_keys=True))
 
@@ -303,11 +306,11 @@ def _build(formula: str, spec: Mapping[str, Any]) -> Law:
         return {n: tuple(lo + math.log(f) for f in OFFSET_FRACTIONS) for n in data_offsets}
 
     law = Law(
-        name=_name(formula, spec),
+        name=law_name(formula, spec),
         version="1",
-        title=f"formula law {formula}",
+        title=str(spec.get("title", f"formula law {formula}")),
         formula=formula,
-        citation="user formula (scalinglab.laws.formula)",
+        citation=str(spec.get("citation", "user formula (scalinglab.laws.formula)")),
         variables=tuple(var_names),
         params=params,
         evaluate=evaluate,
@@ -375,7 +378,7 @@ def _param(name: str, exponent: bool, offset: bool, over: Mapping[str, Any]) -> 
     return Param(
         name,
         str(over.get("meaning", base.meaning)),
-        base.unit,
+        str(over.get("unit", base.unit)),
         log=log,
         lower=None if lower is None else float(lower),
         upper=None if upper is None else float(upper),

@@ -12,10 +12,11 @@ import importlib
 import pkgutil
 
 from scalinglab.errors import FitError
-from scalinglab.laws import formula
+from scalinglab.laws import _saved, formula, law_file
 from scalinglab.laws.base import Law
 
-_NOT_LAWS = {"base", "registry", "formula"}  # formula: laws built from text (get_law)
+# formula, law_file: laws built from text or a TOML file (get_law)
+_NOT_LAWS = {"base", "registry", "formula", "law_file"}
 
 
 @functools.cache
@@ -38,12 +39,17 @@ def list_laws() -> list[Law]:
 
 
 def get_law(name: str | Law) -> Law:
-    """The law called ``name``; a :class:`FitError` naming the closest ones if unknown."""
+    """The law called ``name`` (a registered law, a formula, or a TOML law file ending in
+    ``.toml``); a :class:`FitError` naming the closest ones if unknown."""
     if isinstance(name, Law):
         return name
     laws = _catalogue()
     if name in laws:
         return laws[name]
+    if law_file.is_law_file(name):  # checked before formulas: a path may hold '/' or '-'
+        return law_file.read_law_file(name)
+    if _saved.is_saved_law(name):  # a law file written by `scalinglab discover --out F.law`
+        return get_law(_saved.read_saved_law(name))
     if formula.is_formula(name):  # "formula:E + A/N^alpha" or a bare formula (cached)
         return formula.law_from_name(name)
     close = difflib.get_close_matches(name, list(laws), n=3)

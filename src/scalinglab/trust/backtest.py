@@ -35,6 +35,7 @@ from scalinglab.data.select import group_runs
 from scalinglab.errors import FitError, ScalinglabError
 from scalinglab.fit.api import fit_spec
 from scalinglab.fit.groups import run_jobs
+from scalinglab.fit.many import batchable, fit_spec_many
 from scalinglab.fit.records import FitSpec, jsonable
 from scalinglab.fit.result import FitResult, parse_result
 from scalinglab.laws.registry import get_law
@@ -148,13 +149,24 @@ def scores(
 
 
 def _fit_and_predict(
-    spec: FitSpec, frame: pd.DataFrame, held: np.ndarray, opts: Mapping[str, Any]
+    spec: FitSpec,
+    frame: pd.DataFrame,
+    held: np.ndarray,
+    opts: Mapping[str, Any],
+    prefit: FitResult | ScalinglabError | None = None,
 ) -> tuple[FitResult, pd.DataFrame]:
-    """``spec`` fitted on the fit portion, calibrated there, and its held-out predictions."""
+    """``spec`` fitted on the fit portion (or its ``prefit``, from :func:`_prefit`),
+    calibrated there, and its held-out predictions."""
     fit_part = frame.loc[~held]
+    if isinstance(prefit, ScalinglabError):
+        raise prefit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = fit_spec(fit_part, replace(spec, n_boot=opts["n_boot"], seed=opts["seed"]))
+        r = (
+            prefit
+            if prefit is not None
+            else fit_spec(fit_part, replace(spec, n_boot=opts["n_boot"], seed=opts["seed"]))
+        )
         r = calibrate(r, fit_part)
         return r, predict(r, frame, level=opts["level"], rows=held)
 
@@ -177,7 +189,7 @@ def _one(
     label, spec, key, frame, held, opts = job
     row = _row(label, key, held)
     try:
-        r, p = _fit_and_predict(spec, frame, held, opts)
+        r, p = _fit_and_predict(spec, frame, held, opts, opts["prefit"].get((label, key)))
     except ScalinglabError as exc:
         row.update(_failed(str(exc)))
         return row, pd.DataFrame(), None
@@ -277,6 +289,29 @@ def _prepare(
     return prepared
 
 
+def _prefit(
+    specs: Sequence[tuple[str, FitSpec | None]],
+    prepared: Sequence[tuple[str | None, pd.DataFrame, np.ndarray]],
+    opts: Mapping[str, Any],
+    workers: int,
+) -> dict[tuple[str, str | None], FitResult | ScalinglabError]:
+    """Fits of the fit portions of every group searched as one batch per law, for laws that
+    allow it (:func:`scalinglab.fit.many.batchable`); not when bootstrap refits are to run in
+    parallel processes (those stay one job per group)."""
+    out: dict[tuple[str, str | None], FitResult | ScalinglabError] = {}
+    if workers > 1 and opts["n_boot"] > 0:
+        return out
+    for label, spec in specs:
+        if spec is None or not batchable(get_law(spec.law), spec):
+            continue
+        spec = replace(spec, n_boot=opts["n_boot"], seed=opts["seed"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits = fit_spec_many([frame.loc[~held] for _, frame, held in prepared], spec)
+        out.update({(label, key): f for (key, _, _), f in zip(prepared, fits, strict=True)})
+    return out
+
+
 SUMMARY_COLUMNS = ("law", "group", "n_fit", "n_holdout", "rmse_log", "mare", "max_are")
 
 
@@ -332,6 +367,7 @@ def backtest(
         groups, axes, space = collect_evidence(prepared, auto_from, opts, workers)
         outcome = auto_ensemble(groups, axes, prepared, space, auto_scope, level)
         selection, auto = outcome.selection, _auto_rows(outcome, prepared, level)
+    opts["prefit"] = _prefit(specs, prepared, opts, workers)
     jobs = [
         (label, s, key, frame, held, opts)
         for key, frame, held in prepared

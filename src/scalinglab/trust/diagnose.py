@@ -30,6 +30,7 @@ stay quiet; see tests/trust/test_diagnose.py):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -368,6 +369,36 @@ def diagnose_extrapolation(result: FitResult, point: dict[str, float]) -> list[F
     return out
 
 
+def default_law_outliers(frame: pd.DataFrame, seed: int = 0) -> list[Finding]:
+    """Outlying runs against the default law of the table (power law or Chinchilla, see
+    :func:`scalinglab.trust.select.default_law`), point fit only. A table the default law
+    cannot be fitted to gets an ``info`` finding saying why no run was scored."""
+    import warnings
+
+    from scalinglab.errors import ScalinglabError
+    from scalinglab.fit.api import fit
+    from scalinglab.fit.residuals import MIN_RUNS
+    from scalinglab.trust.outliers import outlier_findings
+    from scalinglab.trust.select import default_law
+
+    if len(frame) < MIN_RUNS:
+        return []  # too few runs for a robust scale (and too_few_scales says so)
+    name = default_law(frame)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fit(frame, name, n_boot=0, seed=seed)
+    except ScalinglabError as exc:
+        why = f"outlying runs not scored: the default law {name} could not be fitted ({exc})"
+        return [Finding("outliers_not_scored", "info", why, {"law": name})]
+    return [
+        dataclasses.replace(
+            f, message=f"{f.message} (against the default law {name}; name another with --law)"
+        )
+        for f in outlier_findings(result)
+    ]
+
+
 def diagnose(
     frame: pd.DataFrame,
     *,
@@ -395,5 +426,7 @@ def diagnose(
         out += outlier_findings(result)  # runs far off the law (robust z of the residuals)
         if target:
             out += diagnose_extrapolation(result, target)
+    else:
+        out += default_law_outliers(frame, seed)
     group = frame.attrs.get("group")
     return Diagnosis(tuple((None if group is None else str(group), f) for f in out))

@@ -1,13 +1,7 @@
 """Runs whose fitted residuals lie far outside the rest, by a robust z-score.
 
-The modified z-score of Iglewicz and Hoaglin (1993, "How to Detect and Handle Outliers", ASQC
-Basic References in Quality Control vol. 16, section 3.3):
-
-    z_i = 0.6745 (r_i - median(r)) / MAD,   MAD = median(|r_i - median(r)|),
-
-where 0.6745 is the 0.75 quantile of the standard normal, so that z has unit scale for normal
-residuals; they recommend labelling |z| > 3.5 as a potential outlier. The median and MAD are not
-pulled by the outliers themselves, unlike the mean and standard deviation.
+The modified z-score of Iglewicz and Hoaglin (1993), |z| > 3.5 flagged: see
+:mod:`scalinglab.fit.residuals`, where the score lives so that ``fit`` can warn about such runs.
 
 The residuals are those of the fit (``FitResult.residuals``: observed minus fitted target in
 the objective's space, log loss for the Chinchilla law, runs with weight > 0), so "far" is
@@ -19,7 +13,7 @@ diverged or under-trained run, a mis-recorded size), never dropped here: Besirog
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,36 +21,9 @@ import numpy as np
 
 from scalinglab.errors import DataError, FitError
 from scalinglab.fit.records import FrozenMap
+from scalinglab.fit.residuals import MAD_SCALE, Z_THRESHOLD, flagged, outlier_scores, robust_z
 from scalinglab.fit.result import FitResult
-from scalinglab.laws.base import FloatArray
 from scalinglab.trust.findings import Finding
-
-#: 0.75 quantile of the standard normal (Iglewicz and Hoaglin 1993).
-MAD_SCALE = 0.6745
-#: |z| above which a run is flagged (Iglewicz and Hoaglin 1993's recommendation).
-Z_THRESHOLD = 3.5
-
-
-def robust_z(values: Sequence[float] | FloatArray) -> FloatArray:
-    """Modified z-scores 0.6745 (x - median) / MAD of ``values`` (unitless).
-
-    When the MAD is 0 (more than half the values equal the median), values at the median score
-    0 and every other value +-inf: any departure is infinitely far on that scale.
-    """
-    x = np.asarray(values, dtype=float)
-    bad = np.flatnonzero(~np.isfinite(x))
-    if bad.size:
-        raise DataError(
-            f"robust z-score: values at positions {bad[:10].tolist()} are not finite "
-            f"({float(x[bad[0]])!r} first); drop or fix those runs before scoring them."
-        )
-    if x.size == 0:
-        return x
-    dev = x - np.median(x)
-    mad = float(np.median(np.abs(dev)))
-    if mad == 0.0:
-        return np.where(dev == 0, 0.0, np.copysign(np.inf, dev))
-    return np.asarray(MAD_SCALE * dev / mad, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -105,11 +72,11 @@ def fit_outliers(result: FitResult, *, threshold: float = Z_THRESHOLD) -> tuple[
     if not (math.isfinite(threshold) and threshold > 0):
         raise DataError(f"outlier threshold {threshold!r} must be a positive number, e.g. 3.5.")
     rows = _fitted_rows(result)
-    z = robust_z(result.residuals)
+    z = outlier_scores(result.residuals)
     ids = result.data.get("run_id") or [str(i) for i in range(len(result.data["y"]))]
     columns = [c for c in (*result.variables, "y") if c in result.data]
     out = []
-    for k in np.flatnonzero(np.abs(z) > threshold):
+    for k in flagged(result.residuals, threshold):
         i = int(rows[k])
         values = {c: float(result.data[c][i]) for c in columns}
         out.append(Outlier(str(ids[i]), float(result.residuals[k]), float(z[k]), values))
