@@ -20,7 +20,14 @@ Checks: on every curve scalinglab's objective is no worse than the reference's (
 tolerance 1e-9; printed, with the worst ratio). Last line: ``m4_speedup: X`` (reference time /
 batched scalinglab time for M4).
 
-Usage: ``python bench/curve_fit_speed.py [--max-nfev 100] [--laws m4,power_law]``.
+BNSL and BNSL-2 (``--bnsl``, before the M4 headline): the multi-start search of
+:mod:`scalinglab.fit.breaks` against the engine's plain L-BFGS search
+(``multistart(..., method="lbfgs")``, what every BNSL fit ran before), same grid starts, each
+curve alone, timed in the same run: per-curve times, the speed-up and the worst objective ratio
+(new / old; <= 1 + 1e-9 means no worse on every curve).
+
+Usage: ``python bench/curve_fit_speed.py [--max-nfev 100] [--laws m4,power_law]
+[--bnsl bnsl,bnsl2]`` (``--bnsl ""`` skips them).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from scalinglab.data import load_dataset, select_runs
 from scalinglab.data.select import group_runs
 from scalinglab.fit import checks
 from scalinglab.fit.api import build, fit_spec, make_spec
+from scalinglab.fit.engine import multistart
 from scalinglab.fit.many import fit_spec_many
 from scalinglab.fit.records import FitSpec
 from scalinglab.laws.registry import get_law
@@ -144,13 +152,49 @@ def run_law(law: str, data: list[tuple[str, pd.DataFrame]], max_nfev: int) -> fl
     return t_ref / t_batched
 
 
+def run_bnsl(law: str, data: list[tuple[str, pd.DataFrame]]) -> None:
+    """Print the per-curve table of a BNSL law: its own search against plain L-BFGS."""
+    spec = make_spec(get_law(law), n_boot=0)
+    print(f"\n== {law}: {len(data)} curves, own search vs plain L-BFGS search, same starts ==")
+    print(
+        f"{'curve':46s} {'f new':>14s} {'f L-BFGS':>14s} {'ratio':>14s} {'t new':>7s} {'t old':>7s}"
+    )
+    t_new, t_old, worst = 0.0, 0.0, 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key, table in data:
+            b = build(table, spec, "y", None, None, "runs")
+            starts = checks.starts(b.law, b.problem, None)
+            t0 = time.perf_counter()
+            new = multistart(b.problem, starts)
+            t1 = time.perf_counter()
+            old = multistart(b.problem, starts, method="lbfgs")
+            t2 = time.perf_counter()
+            t_new, t_old = t_new + t1 - t0, t_old + t2 - t1
+            ratio = new.f / old.f
+            worst = max(worst, ratio)
+            flag = "" if ratio <= 1 + RTOL else "  WORSE"
+            print(
+                f"{key[:46]:46s} {new.f:14.8e} {old.f:14.8e} {ratio:14.10f} {t1 - t0:7.3f} {t2 - t1:7.3f}{flag}"
+            )
+    verdict = "no worse on every curve" if worst <= 1 + RTOL else "WORSE on some curve"
+    print(f"worst ratio (new / L-BFGS): {worst:.12f} ({verdict})")
+    print(
+        f"{law}: speed-up {t_old / t_new:.1f}x (own search {t_new:.2f} s, plain L-BFGS {t_old:.2f} s, "
+        f"{len(data)} curves)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-nfev", type=int, default=100)
     ap.add_argument("--laws", default="power_law,m4")
+    ap.add_argument("--bnsl", default="bnsl,bnsl2")
     args = ap.parse_args()
     data = curves()
-    speed = {law: run_law(law, data, args.max_nfev) for law in args.laws.split(",")}
+    speed = {law: run_law(law, data, args.max_nfev) for law in args.laws.split(",") if law}
+    for law in (name for name in args.bnsl.split(",") if name):
+        run_bnsl(law, data)
     if "m4" in speed:
         print(f"m4_speedup: {speed['m4']:.1f}")
 

@@ -13,9 +13,12 @@ Design (why it is fast and why it still finds the optimum of the exhaustive sear
 4. Laws with ``solver="lm"`` (M4, the power law with offset) screen their starts with the same
    L-BFGS halving (:func:`screen`), then polish the survivors with Levenberg-Marquardt
    (:mod:`.lsq`), which follows the long flat ridges of their optima in tens to hundreds of
-   iterations where L-BFGS took thousands. The BNSL laws stay on L-BFGS: from the same
-   survivors, Levenberg-Marquardt ended in worse optima on 3 of the 20 curves of
-   ``revisiting_lang`` (by up to 2x in objective).
+   iterations where L-BFGS took thousands.
+5. The BNSL laws have their own search (:mod:`.breaks`): from the same survivors alone,
+   Levenberg-Marquardt ended in worse optima on 3 of the 20 curves of ``revisiting_lang`` (by
+   up to 2x in objective); the search adds Levenberg-Marquardt from every grid start and
+   restarts with the breaks moved between data points. ``method="lbfgs"`` forces the plain
+   L-BFGS search (the reference the benchmark and tests compare with).
 
 The survivors also tell how well the optimum is identified: how many reached the best value,
 how far apart in parameter space those were, and the gap to the best *other* optimum.
@@ -25,10 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from scalinglab.fit import breaks
 from scalinglab.fit.lbfgs import NEVER_FINITE, PRUNED, BatchResult, minimize_batch
 from scalinglab.fit.lsq import ResidualFun, minimize_lsq
 from scalinglab.fit.objectives import (
@@ -178,12 +183,18 @@ def multistart(
     halving: Sequence[tuple[int, float]] = HALVING,
     min_keep: int = 16,
     max_iter: int = 3000,
+    method: Literal["auto", "lbfgs"] = "auto",
 ) -> MultiStartResult:
     """Minimise from every start (rows of ``starts``, free internal coordinates). Successive
-    halving is used only with more than ``4 * min_keep`` starts."""
+    halving is used only with more than ``4 * min_keep`` starts. ``method``: ``"auto"`` uses
+    the law's own search (the Levenberg-Marquardt polish, or :mod:`.breaks` for BNSL);
+    ``"lbfgs"`` the plain L-BFGS search for every law."""
     lo, hi = problem.bounds()
     halve = tuple(halving) if starts.shape[0] > 4 * min_keep else ()
-    if problem.law.solver != "lm":
+    if method == "auto" and breaks.applies(problem.law):
+        res = breaks.search(problem, starts, halve, min_keep)
+        return summarize(res, res.x.shape[0])
+    if method == "lbfgs" or problem.law.solver != "lm":
         res = minimize_batch(
             problem.batch_fun(),
             starts,

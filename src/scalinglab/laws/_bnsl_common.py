@@ -82,6 +82,10 @@ def make_evaluate(n_breaks: int) -> Evaluate:
 _C0_GRID = (0.0, 0.5)
 _CI_GRID = (-0.3, 0.5, 1.5)
 _LOG_F_GRID = {1: (-1.5, 0.0), 2: (-0.7,)}
+_F_LOWER = 1e-3  # lower bound of every f_i: the sharpest break
+_LOG_F_MODERATE = -0.7  # a moderate break (f ~ 0.5) for the restarts of :func:`break_seeds`
+_PLACES = 40  # most break places tried one break at a time by :func:`break_seeds`
+_PAIR_PLACES = 12  # most break places paired by :func:`break_seeds` (66 pairs)
 
 
 def _make_data_grid(n_breaks: int) -> DataGrid:
@@ -147,7 +151,7 @@ def make_law(name: str, n_breaks: int) -> Law:
                 f"sharpness of break {i} (smaller is sharper)",
                 "1",
                 log=True,
-                lower=1e-3,
+                lower=_F_LOWER,
                 upper=100.0,
                 grid=_LOG_F_GRID[n_breaks],
             ),
@@ -173,3 +177,49 @@ def make_law(name: str, n_breaks: int) -> Law:
         auto_candidate=True,
         paired_rows=True,
     )
+
+
+def break_seeds(points: FloatArray, lx: FloatArray, n_breaks: int) -> FloatArray:
+    """Restarts that move the breaks of good optima to data-driven places (internal
+    coordinates, rows of ``points`` (K, P) in the parameter order of :func:`make_law`).
+
+    Why: with a sharp break (f_i at its lower bound) the objective is nearly flat in log d_i
+    between two data points and jumps where the transition crosses one, so optima differ by
+    which gap (or which point) holds each break, and a local solver never moves a break across
+    a point. For each point and each break i: d_i at every log x of the data and every
+    midpoint between neighbours (at most ``_PLACES`` of those places, at quantiles), with f_i
+    sharp (its lower bound) or moderate (log f = -0.7; only moderate with two breaks); with two
+    breaks also every pair (d_1 < d_2) of ``_PAIR_PLACES`` of those places, both sharp.
+    ``lx`` (n,): log x of the data. Returns (M, P) restarts."""
+    lf_sharp = float(np.log(_F_LOWER))
+    # with two breaks the pairs below are sharp; single moves sharp too cost 2x and found
+    # nothing more on revisiting_lang (one break: both were needed)
+    single_log_f = (lf_sharp, _LOG_F_MODERATE) if n_breaks == 1 else (_LOG_F_MODERATE,)
+    lx = np.sort(np.asarray(lx, dtype=float))
+    places = np.unique(np.concatenate([lx, 0.5 * (lx[1:] + lx[:-1])]))
+    pair_places = _at_most(places, _PAIR_PLACES)
+    places = _at_most(places, _PLACES)
+    seeds: list[FloatArray] = []
+    for x in np.atleast_2d(points):
+        for i in range(n_breaks):
+            jd, jf = 4 + 3 * i, 5 + 3 * i
+            for q in places:
+                for lf in single_log_f:
+                    z = x.copy()
+                    z[jd], z[jf] = q, lf
+                    seeds.append(z)
+        if n_breaks == 2:
+            ia, ib = np.triu_indices(pair_places.size, k=1)
+            z = np.repeat(x[None, :], ia.size, axis=0)
+            z[:, 4], z[:, 7] = pair_places[ia], pair_places[ib]
+            z[:, 5] = z[:, 8] = lf_sharp
+            seeds.extend(z)
+    return np.array(seeds).reshape(-1, np.atleast_2d(points).shape[1])
+
+
+def _at_most(values: FloatArray, k: int) -> FloatArray:
+    """``values`` (sorted), or ``k`` of their quantiles when there are more."""
+    if values.size <= k:
+        return values
+    out: FloatArray = np.quantile(values, np.linspace(0.0, 1.0, k))
+    return out
