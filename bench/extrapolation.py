@@ -24,8 +24,7 @@ Each task prints its coverage of 90% intervals and mean interval score (Gneiting
 2007: width + 20 x miss distance, in log units); the task coverage is auto's, (a) averaged over
 the curves, (b) and (c) over the held-out runs. The last line is ``coverage_90_worst_task: X``,
 the task coverage farthest from 0.90.
-Run: ``.venv/bin/python bench/extrapolation.py`` (about 6 minutes on 2 busy cores, most of it
-the broken power laws' fits in task (a), which are not yet batched over curves).
+Run: ``.venv/bin/python bench/extrapolation.py`` (about 100 s on 2 cores).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ standard error over the units (:func:`simplest`), else with that candidate alone
 What it buys, measured (bench/extrapolation.py): on chinchilla_epoch (one group, three
 origins) the mixture of Chinchilla and Kaplan would lower the held-out RMSE(log) by 10%, but
 three origins cannot show that beyond one standard error, so auto is Chinchilla. On the 20
-revisiting_lang curves the nested evidence favours a mixture (M4 0.66, BNSL-2 0.23, power law
-0.10) whose held-out mean RMSE(log) is 0.0090, above M4's 0.0080: the in-fit origins are a
+revisiting_lang curves the nested evidence favours a mixture (M4 0.80, power law 0.10, BNSL-2
+0.085) whose held-out mean RMSE(log) is 0.0088, above M4's 0.0080: the in-fit origins are a
 poor guide to those curves' far horizon. Even weights fitted to the held-out truths themselves
 reach only 0.00785 there: no one weight set for all curves beats M4 by more than 2%.
 
