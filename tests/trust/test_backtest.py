@@ -10,7 +10,6 @@ from scalinglab.fit import fit
 from scalinglab.trust import backtest, predict
 from scalinglab.trust.backtest import scores
 from scalinglab.trust.select import (
-    choices_from_selection,
     choose_laws,
     group_scores,
     pooled_scores,
@@ -186,25 +185,27 @@ def test_choose_laws_per_group_and_pooled():
         choose_laws({"g1": {"p": [nan], "q": [nan]}}, "group")
 
 
-def test_auto_pooled_picks_one_law_from_the_fit_portions_of_all_groups():
+def test_auto_pooled_mixes_the_candidates_with_one_weight_set_from_the_fit_portions():
     runs = two_families()
     laws = ["chinchilla", "kaplan", "auto"]
     pooled = backtest(runs, laws, "top 20% by C", group_by="lab", n_boot=10, workers=2)
-    # pooled: one law for both, the lowest mean log error over the groups, recomputed here
     sel = pooled.selection
     assert set(sel["group"]) == {"lab=chin", "lab=kap"}
     assert set(sel["law"]) == {"chinchilla", "kaplan"}
     for _, row in sel.iterrows():
         assert row["score"] == pytest.approx(np.mean(np.log(row["origin_rmse_log"])))
-    pooled_score = sel.groupby("law")["score"].mean()
-    chosen = pooled.summary.set_index("law").loc["auto"].set_index("group")["chosen"]
-    assert set(chosen) == {pooled_score.idxmin()}
-    # auto's row is the chosen law's own row (same fit, same seed)
-    s = pooled.summary.set_index(["law", "group"])
-    for g, law in chosen.items():
-        assert s.loc[("auto", g), "rmse_log"] == s.loc[(law, g), "rmse_log"]
-    # per group, with the held-out truths wrecked: each family's in-fit backtest picks its own
-    # law, from the same evidence as above (nested: the fit portions only)
+    # pooled: the same weights in both groups, on the simplex
+    w = sel.pivot(index="group", columns="law", values="weight")
+    assert np.allclose(w.sum(axis=1), 1.0)
+    assert np.allclose(w.loc["lab=chin"], w.loc["lab=kap"])
+    # auto's prediction is the weighted geometric mean of the candidates' point predictions
+    # (their backtest rows share the point fit: the bootstrap does not move it)
+    p = pooled.predictions.set_index(["law", "group", "run_id"])["value"].sort_index()
+    for g in ("lab=chin", "lab=kap"):
+        mix = sum(w.loc[g, n] * np.log(p.loc[n, g]) for n in ("chinchilla", "kaplan"))
+        np.testing.assert_allclose(np.log(p.loc["auto", g]), mix, rtol=1e-9)
+    # per group, with the held-out truths wrecked: weights, scores and intervals are unchanged
+    # (nested: the fit portions only) and each family's own law carries most of its weight
     wrecked = runs.copy()
     C = wrecked["N"] * wrecked["D"]
     for lab in ("chin", "kap"):
@@ -213,9 +214,13 @@ def test_auto_pooled_picks_one_law_from_the_fit_portions_of_all_groups():
     own = backtest(
         wrecked, laws, "top 20% by C", group_by="lab", n_boot=10, workers=2, auto_scope="group"
     )
-    pd.testing.assert_frame_equal(own.selection, pooled.selection)
+    pooled_own = backtest(wrecked, laws, "top 20% by C", group_by="lab", n_boot=10, workers=2)
+    keep = ["group", "law", "origin_rmse_log", "score", "weight"]
+    pd.testing.assert_frame_equal(pooled_own.selection[keep], pooled.selection[keep])
+    a, b = (r.predictions.query("law == 'auto'") for r in (pooled, pooled_own))
+    for c in ("value", "low", "high"):
+        np.testing.assert_array_equal(a[c].to_numpy(), b[c].to_numpy())
     chosen_own = own.summary.set_index("law").loc["auto"].set_index("group")["chosen"]
     assert chosen_own.to_dict() == {"lab=chin": "chinchilla", "lab=kap": "kaplan"}
-    assert chosen_own.to_dict() == choices_from_selection(pooled.selection, "group")
     with pytest.raises(FitError, match="--auto-scope must be one of"):
         backtest(runs, laws, "top 20% by C", group_by="lab", auto_scope="global")

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BACKTEST_KEYS = {
     "law",
     "group",
@@ -17,7 +19,9 @@ BACKTEST_KEYS = {
     "mare",
     "max_are",
     "coverage_90",
+    "interval_score",
     "chosen",
+    "weights",
 }
 
 
@@ -49,12 +53,15 @@ def test_backtest_json_one_object_per_law_and_group_with_pooled_auto() -> None:
     )
     assert all(r["n_holdout"] == 2 for r in rows)
     auto = [r for r in rows if r["law"] == "auto"]
-    # pooled (the default): one law for every group, one of the listed candidates
-    assert len({r["chosen"] for r in auto}) == 1 and auto[0]["chosen"] in {"chinchilla", "kaplan"}
-    for r in auto:
-        same = next(o for o in rows if o["law"] == r["chosen"] and o["group"] == r["group"])
-        assert r["rmse_log"] == same["rmse_log"] and r["coverage_90"] == same["coverage_90"]
-    assert all(r["chosen"] is None for r in rows if r["law"] != "auto")
+    # pooled (the default): one weight set for every group over the listed candidates, the
+    # largest weight first and named as chosen
+    assert len({r["weights"] for r in auto}) == 1
+    weights = {n: float(v) for n, v in (p.split() for p in auto[0]["weights"].split(", "))}
+    assert set(weights) <= {"chinchilla", "kaplan"} and sum(weights.values()) == pytest.approx(
+        1, abs=2e-3
+    )
+    assert auto[0]["chosen"] == max(weights, key=weights.get)
+    assert all(r["chosen"] is None and r["weights"] is None for r in rows if r["law"] != "auto")
 
 
 def test_backtest_bad_auto_scope_is_a_user_error() -> None:

@@ -41,7 +41,7 @@ def backtest_cmd(
         list[str],
         typer.Option(
             "--law",
-            help="Law(s) to compare; 'auto' chooses by in-fit backtests; a fit file (JSON) "
+            help="Law(s) to compare; 'auto' mixes the candidates, weighted by in-fit backtests; a fit file (JSON) "
             "backtests that fit's full specification.",
         ),
     ],
@@ -69,8 +69,9 @@ def backtest_cmd(
         str,
         typer.Option(
             "--auto-scope",
-            help="With --group-by, 'pooled': --law auto picks one law for all groups from "
-            "their pooled in-fit backtests; 'group': each group's own best.",
+            help="With --group-by, 'pooled': --law auto mixes the candidate laws with one "
+            "weight set learned from all groups' in-fit backtests; 'group': each group's own "
+            "weights, shrunk toward the pooled ones.",
         ),
     ] = "pooled",
     objective: ObjectiveOpt = None,
@@ -124,10 +125,10 @@ def backtest_cmd(
                 f"{name} {math.exp(v):.3g}"
                 for name, v in sorted(pooled.items(), key=lambda kv: kv[1])
             )
-            scope = "one law for all groups" if auto_scope == "pooled" else "per group"
+            scope = "one weight set for all groups" if auto_scope == "pooled" else "per group"
             con.print(
-                f"auto ({scope}); in-fit rolling-origin backtests, geometric-mean "
-                f"RMSE(log) over origins and groups: {evidence}"
+                f"auto: stacked ensemble ({scope}); each candidate's in-fit rolling-origin "
+                f"backtests, geometric-mean RMSE(log) over origins and groups: {evidence}"
             )
         for r in rows:
             if r.get("error"):

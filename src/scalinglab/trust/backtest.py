@@ -11,8 +11,11 @@ only) and scores the predictions of the held-out runs:
 
 A law is given by name, or as a fit (:class:`FitResult`) or :class:`FitSpec`: the backtest then
 refits exactly what was fitted (objective, fixed parameters, weights, shared parameters).
-``"auto"`` chooses a law inside each fit portion (:mod:`scalinglab.trust.select`); the held-out
-runs never influence the choice nor the calibration. A law that fails in one group is reported
+``"auto"`` is the stacked ensemble of the candidate laws (:mod:`scalinglab.trust.ensemble`):
+weights and its conformal interval come from rolling-origin backtests inside each fit portion;
+the held-out runs never influence them. Its row names the largest-weight law (``chosen``) and
+all weights (``weights``); ``interval_score`` is the mean interval score of every row's
+intervals (Gneiting and Raftery 2007). A law that fails in one group is reported
 in that group's row (``error``) and never discards the others.
 """
 
@@ -36,10 +39,11 @@ from scalinglab.fit.many import batchable, fit_spec_many
 from scalinglab.fit.records import FitSpec, jsonable
 from scalinglab.fit.result import FitResult, parse_result
 from scalinglab.laws.registry import get_law
+from scalinglab.trust.auto import SELECTION_COLUMNS, AutoOutcome, auto_ensemble, collect_evidence
 from scalinglab.trust.calibrate import calibrate
 from scalinglab.trust.holdout import Holdout
 from scalinglab.trust.predict import predict
-from scalinglab.trust.select import AUTO_SCOPES, auto_choices, spec_for
+from scalinglab.trust.select import AUTO_SCOPES, spec_for
 
 LawLike = str | FitSpec | FitResult
 
@@ -105,9 +109,28 @@ class BacktestResult:
         )
 
 
+def interval_score(truth: np.ndarray, low: np.ndarray, high: np.ndarray, level: float) -> float:
+    """Mean interval score of central ``level`` intervals (Gneiting and Raftery 2007, eq. 43):
+    width plus 2/alpha times the distance by which the truth misses, alpha = 1 - level. Lower
+    is better; coverage cannot be bought with width. In log units when all values are
+    positive (scale-free: comparable across curves), else in the target's units."""
+    a = 1.0 - level
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if np.all(truth > 0) and np.all(low > 0) and np.all(high > 0):
+            truth, low, high = np.log(truth), np.log(low), np.log(high)
+        s = (high - low) + 2 / a * (np.maximum(low - truth, 0) + np.maximum(truth - high, 0))
+    return float(np.mean(s)) if np.all(np.isfinite(s)) else math.nan
+
+
 def scores(
-    truth: np.ndarray, value: np.ndarray, low: np.ndarray, high: np.ndarray
+    truth: np.ndarray,
+    value: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    level: float = 0.9,
 ) -> dict[str, float]:
+    """Scores of held-out predictions: ``rmse_log``, ``mare``, ``max_are``, ``coverage`` of
+    the intervals (NaN without intervals) and their ``interval_score`` at ``level``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         if np.all(truth > 0) and np.all(value > 0):
             rmse_log = float(np.sqrt(np.mean((np.log(value) - np.log(truth)) ** 2)))
@@ -115,11 +138,13 @@ def scores(
             rmse_log = math.nan
         are = np.abs(value - truth) / np.abs(truth)
     inside = (low <= truth) & (truth <= high)
+    has = bool(np.all(np.isfinite(low)) and np.all(np.isfinite(high)))
     return {
         "rmse_log": rmse_log,
         "mare": float(np.mean(are)),
         "max_are": float(np.max(are)),
-        "coverage": float(np.mean(inside)) if np.all(np.isfinite(low)) else math.nan,
+        "coverage": float(np.mean(inside)) if has else math.nan,
+        "interval_score": interval_score(truth, low, high, level) if has else math.nan,
     }
 
 
@@ -146,39 +171,80 @@ def _fit_and_predict(
         return r, predict(r, frame, level=opts["level"], rows=held)
 
 
-def _one(
-    job: tuple[str, FitSpec | None, str | None, pd.DataFrame, np.ndarray, dict[str, Any]],
-) -> tuple[dict[str, Any], pd.DataFrame, FitResult | None]:
-    """One (law, group): fit, predict, score; a failure is the row's ``error``."""
-    label, spec, key, frame, held, opts = job
-    test = frame.loc[held]
-    row: dict[str, Any] = {
+def _row(label: str, key: str | None, held: np.ndarray) -> dict[str, Any]:
+    return {
         "law": label,
         "group": key,
         "n_fit": int((~held).sum()),
-        "n_holdout": len(test),
+        "n_holdout": int(held.sum()),
         "chosen": None,
+        "weights": None,
     }
+
+
+def _one(
+    job: tuple[str, FitSpec, str | None, pd.DataFrame, np.ndarray, dict[str, Any]],
+) -> tuple[dict[str, Any], pd.DataFrame, FitResult | None]:
+    """One (law, group): fit, predict, score; a failure is the row's ``error``."""
+    label, spec, key, frame, held, opts = job
+    row = _row(label, key, held)
     try:
-        if spec is None:  # auto
-            chosen = opts["chosen"].get(key)
-            if chosen is None:
-                raise FitError(opts["auto_error"].get(key, "--law auto chose no law."))
-            spec = spec_for(chosen, opts["auto_from"], opts["defaults"])
-            row["chosen"] = spec.law
         r, p = _fit_and_predict(spec, frame, held, opts, opts["prefit"].get((label, key)))
     except ScalinglabError as exc:
-        nan = math.nan
-        row.update(rmse_log=nan, mare=nan, max_are=nan, coverage=nan, error=str(exc))
+        row.update(_failed(str(exc)))
         return row, pd.DataFrame(), None
-    truth = test["y"].to_numpy(float)
     value, low, high = (p[c].to_numpy() for c in ("value", "low", "high"))
-    row.update(scores(truth, value, low, high), error=None)
+    return (*_scored(row, frame.loc[held], value, low, high, opts["level"]), r)
+
+
+def _auto_rows(
+    outcome: AutoOutcome, prepared: list[tuple[str | None, pd.DataFrame, np.ndarray]], level: float
+) -> dict[str | None, tuple[dict[str, Any], pd.DataFrame]]:
+    """The ensemble's row and held-out predictions in each group."""
+    out = {}
+    for key, frame, held in prepared:
+        row = _row("auto", key, held)
+        got = outcome.predictions[key]
+        if isinstance(got, str):
+            row.update(_failed(got))
+            out[key] = (row, pd.DataFrame())
+            continue
+        w = outcome.weights[key]
+        order = np.argsort(-w, kind="stable")
+        row["chosen"] = outcome.laws[int(order[0])]
+        row["weights"] = ", ".join(f"{outcome.laws[i]} {w[i]:.3f}" for i in order if w[i] > 0)
+        out[key] = _scored(row, frame.loc[held], *got, level)
+    return out
+
+
+def _failed(error: str) -> dict[str, Any]:
+    nan = math.nan
+    return {
+        "rmse_log": nan,
+        "mare": nan,
+        "max_are": nan,
+        "coverage": nan,
+        "interval_score": nan,
+        "error": error,
+    }
+
+
+def _scored(
+    row: dict[str, Any],
+    test: pd.DataFrame,
+    value: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    level: float,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """``row`` with the scores of the held-out runs ``test``, and their predictions table."""
+    truth = test["y"].to_numpy(float)
+    row.update(scores(truth, value, low, high, level), error=None)
     ids = test["run_id"].astype(str).to_numpy() if "run_id" in test.columns else None
     pred = pd.DataFrame(
         {
-            "law": label,
-            "group": key,
+            "law": row["law"],
+            "group": row["group"],
             "run_id": ids if ids is not None else np.arange(len(test)).astype(str),
             "truth": truth,
             "value": value,
@@ -186,7 +252,7 @@ def _one(
             "high": high,
         }
     )
-    return row, pred, r
+    return row, pred
 
 
 def _label(law: LawLike) -> str:
@@ -267,9 +333,9 @@ def backtest(
     """Backtest ``laws`` on ``runs`` (a selected table with ``y``). Each law is a name, a
     :class:`FitSpec` or a fit (its spec is refitted). ``objective``, ``fix`` and ``weights``
     apply to the laws given by name (``fix`` only to the parameters a law has). ``laws`` may
-    include ``"auto"``; the other laws listed with it are then its candidates, chosen from by
-    rolling-origin backtests inside each group's fit portion, pooled over the groups or per
-    group (``auto_scope``, see :func:`scalinglab.trust.select.choose_laws`). Results do not
+    include ``"auto"``; the other laws listed with it are then its candidates, mixed with weights
+    learned from rolling-origin backtests inside each group's fit portion, pooled over the
+    groups or per group (``auto_scope``, see :func:`scalinglab.trust.ensemble.ensemble_weights`). Results do not
     depend on ``workers``."""
     if not laws:
         raise FitError("give at least one --law (or --law auto).")
@@ -292,26 +358,35 @@ def backtest(
         "n_boot": n_boot,
         "seed": seed,
         "axis": hold.column,
-        "chosen": {},
-        "auto_error": {},
         "auto_from": auto_from,
         "defaults": defaults,
     }
-    selection = pd.DataFrame(columns=["group", "law", "origin_rmse_log", "score"])
+    selection = pd.DataFrame(columns=SELECTION_COLUMNS)
+    auto: dict[str | None, tuple[dict[str, Any], pd.DataFrame]] = {}
     if any(s is None for _, s in specs):
-        opts["chosen"], opts["auto_error"], selection = auto_choices(
-            prepared, auto_from, auto_scope, opts, workers
-        )
+        groups, axes, space = collect_evidence(prepared, auto_from, opts, workers)
+        outcome = auto_ensemble(groups, axes, prepared, space, auto_scope, level)
+        selection, auto = outcome.selection, _auto_rows(outcome, prepared, level)
     opts["prefit"] = _prefit(specs, prepared, opts, workers)
     jobs = [
-        (label, s, key, frame, held, opts) for key, frame, held in prepared for label, s in specs
+        (label, s, key, frame, held, opts)
+        for key, frame, held in prepared
+        for label, s in specs
+        if s is not None
     ]
-    out = run_jobs(_one, jobs, workers)
+    fitted = iter(run_jobs(_one, jobs, workers))
+    out = [
+        next(fitted) if s is not None else (*auto[key], None)
+        for key, _, _ in prepared
+        for _, s in specs
+    ]
     preds = [o[1] for o in out if len(o[1])]
     cov_key = "coverage_90" if abs(level - 0.9) < 1e-12 else f"coverage_{round(level * 100)}"
     summary = pd.DataFrame([o[0] for o in out]).rename(columns={"coverage": cov_key})
     return BacktestResult(
-        summary=summary[[*SUMMARY_COLUMNS, cov_key, "chosen", "error"]],
+        summary=summary[
+            [*SUMMARY_COLUMNS, cov_key, "interval_score", "chosen", "weights", "error"]
+        ],
         predictions=pd.concat(preds, ignore_index=True) if preds else pd.DataFrame(),
         fits={(o[0]["law"], o[0]["group"]): o[2] for o in out if o[2] is not None},
         selection=selection,

@@ -1,49 +1,33 @@
-"""``--law auto``: choose a law by rolling-origin backtests inside the fit portion.
+"""``--law auto``'s candidates and the single-law scores of its rolling-origin evidence.
 
-Hold back the fit portion's top 10%, 20%, 30% along the extrapolation axis, fit the rest, score
-the RMSE of log values. A law's score in a group is the mean log of those errors, all laws
-compared on the same origins: where a law cannot be backtested (too few runs left for its
-parameters, a failed fit) it counts as the worst candidate there, so a many-parameter law is
-not favoured by being scored only on the short, easy horizons. The held-out runs never
-influence the choice. The candidates by default are the laws that declare themselves
-``auto_candidate`` and whose variables the table has (laws of one variable x when it has x,
-else laws of N and D).
-
-With groups the choice is by default *pooled*: one law for all groups, the lowest score
-averaged over the groups (scale-free: a curve with small errors weighs as much as one with
-large errors). ``auto_scope="group"`` chooses each group's own best instead. Pooling is the
-default because one curve's in-fit backtest is a noisy guide to its own far extrapolation. On
-the 20 curves of ``revisiting_lang`` (9 to 59 fitted points each; bench/extrapolation.py),
-choosing per curve gives a mean RMSE(log) of 0.0085 between the power law and M4 and 0.0086
-from the four default candidates, both worse than M4 alone (0.0080), while the pooled choice is
-M4 for every curve from either set. The price: pooled, every group gets the family's best law,
-so when no candidate suits most groups (say, power law and BNSL only on those curves) a
-per-group choice does better.
+The candidates by default are the laws that declare themselves ``auto_candidate`` and whose
+variables the table has (laws of one variable x when it has x, else laws of N and D). Each is
+backtested inside every group's fit portion at the same rolling origins (hold back the top
+10%, 20%, 30% along the extrapolation axis, fit the rest, score the RMSE of log values;
+:mod:`scalinglab.trust.auto`). Since auto became a stacked ensemble
+(:mod:`scalinglab.trust.ensemble`), these per-law scores are reported, not used to pick: a
+law's score in a group is the mean log of its errors over the origins, where a law that cannot
+be backtested at an origin counts as the worst candidate there. :func:`choose_laws` gives the
+single law the scores favour (pooled over the groups or per group), for comparison with the
+ensemble. On the 20 curves of ``revisiting_lang`` choosing one law per curve did worse than M4
+alone, choosing one pooled law picked M4 for every curve (bench/extrapolation.py, before the
+ensemble).
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scalinglab.errors import FitError, ScalinglabError
-from scalinglab.fit.api import fit_spec
-from scalinglab.fit.groups import run_jobs
 from scalinglab.fit.objectives import Objective
-from scalinglab.fit.prediction import predict as predict_fit
 from scalinglab.fit.records import FitSpec
 from scalinglab.laws.base import Law
 from scalinglab.laws.registry import get_law, list_laws
-from scalinglab.trust.calibrate import default_axis
-from scalinglab.trust.holdout import axis_values
 
-SELECTION_FRACTIONS = (0.1, 0.2, 0.3)
 AUTO_SCOPES = ("pooled", "group")
 
 
@@ -90,45 +74,6 @@ def auto_candidates(frame: pd.DataFrame, listed: Sequence[str] = ()) -> list[Law
         for lw in list_laws()
         if lw.auto_candidate and set(want) <= set(lw.variables) and _applicable(lw, frame)
     ]
-
-
-def selection_errors(
-    fit_part: pd.DataFrame, spec: FitSpec, *, axis: str | None, seed: int
-) -> list[float]:
-    """RMSE(log) of the fit ``spec`` in rolling-origin backtests inside ``fit_part``, one per
-    origin of :data:`SELECTION_FRACTIONS`: hold back the top 10%, 20%, 30% along ``axis`` (or
-    the law's default axis), fit the rest (point fits), predict the held back runs. NaN where
-    the law could not be backtested (too few runs left for its parameters, a failed fit, a
-    non-positive value)."""
-    errs = [math.nan] * len(SELECTION_FRACTIONS)
-    ax_name = axis or default_axis(get_law(spec.law), fit_part)
-    if ax_name is None:
-        return errs
-    try:
-        ax = axis_values(fit_part, ax_name)
-    except ScalinglabError:
-        return errs
-    order = np.sort(ax)
-    point = replace(spec, n_boot=0, seed=seed)
-    for i, frac in enumerate(SELECTION_FRACTIONS):
-        k = max(1, math.ceil(frac * ax.size))
-        held = ax >= order[ax.size - k]
-        if held.all():
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                r = fit_spec(fit_part.loc[~held], point)
-                p = predict_fit(r, fit_part, interval="bootstrap", rows=held)
-        except ScalinglabError:
-            continue
-        truth = fit_part.loc[held, "y"].to_numpy(float)
-        value = p["value"].to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            e = float(np.sqrt(np.mean((np.log(value) - np.log(truth)) ** 2)))
-        if math.isfinite(e):
-            errs[i] = max(e, 1e-300)
-    return errs
 
 
 def group_scores(per_law: dict[str, list[float]]) -> dict[str, float]:
@@ -210,45 +155,3 @@ def choices_from_selection(selection: pd.DataFrame, scope: str) -> dict[str | No
     """:func:`choose_laws` on a :attr:`BacktestResult.selection` table: what ``--law auto``
     would choose with the other ``scope``, from the same in-fit evidence."""
     return choose_laws(errors_from_selection(selection), scope)
-
-
-def _select_job(
-    job: tuple[str | None, pd.DataFrame, FitSpec, dict[str, Any]],
-) -> tuple[str | None, str, list[float]]:
-    key, fit_part, spec, opts = job
-    return key, spec.law, selection_errors(fit_part, spec, axis=opts["axis"], seed=opts["seed"])
-
-
-def auto_choices(
-    prepared: list[tuple[str | None, pd.DataFrame, np.ndarray]],
-    auto_from: tuple[FitSpec, ...],
-    scope: str,
-    opts: dict[str, Any],
-    workers: int,
-) -> tuple[dict[str | None, str], dict[str | None, str], pd.DataFrame]:
-    """Backtest every candidate inside every group's fit portion, then choose per group."""
-    jobs = []
-    for key, frame, held in prepared:
-        fit_part = frame.loc[~held]
-        for law in auto_candidates(fit_part, [s.law for s in auto_from]):
-            jobs.append((key, fit_part, spec_for(law.name, auto_from, opts["defaults"]), opts))
-    errors: dict[str | None, dict[str, list[float]]] = {key: {} for key, _, _ in prepared}
-    for key, name, errs in run_jobs(_select_job, jobs, workers):
-        errors[key][name] = errs
-    scores_of = {key: group_scores(per_law) for key, per_law in errors.items()}
-    failed = {
-        key: str(_nothing_backtested(key, per_law))
-        for key, per_law in errors.items()
-        if not scores_of[key]
-    }
-    usable = {key: per_law for key, per_law in errors.items() if key not in failed}
-    chosen = choose_laws(usable, scope) if usable else {}
-    table = pd.DataFrame(
-        [
-            {"group": key, "law": n, "origin_rmse_log": e, "score": scores_of[key].get(n, math.nan)}
-            for key, per_law in errors.items()
-            for n, e in per_law.items()
-        ],
-        columns=["group", "law", "origin_rmse_log", "score"],
-    )
-    return chosen, failed, table
