@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scalinglab.fit.lbfgs import NEVER_FINITE, PRUNED, BatchResult, minimize_batch
-from scalinglab.fit.lsq import minimize_lsq
 from scalinglab.laws._bnsl_common import break_seeds
 from scalinglab.laws.base import FloatArray, Law, column
 
@@ -92,18 +91,7 @@ def search(
 
 
 def _polish(problem: Problem, x0: FloatArray) -> BatchResult:
-    lo, hi = problem.bounds()
-    return minimize_lsq(
-        problem.batch_residuals(),
-        x0,
-        weights=problem.weights,
-        objective=problem.objective,
-        lower=lo,
-        upper=hi,
-        max_iter=_LM_ITER,
-        futility=True,
-        f_floor=problem.rounding_floor(),
-    )
+    return problem.levenberg_marquardt(x0, max_iter=_LM_ITER, futility=True)
 
 
 def _ranked(res: BatchResult) -> FloatArray:

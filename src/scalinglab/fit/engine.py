@@ -147,6 +147,22 @@ class Problem:
         lo, hi = self.law.bounds()
         return lo[self.free_index], hi[self.free_index]
 
+    def levenberg_marquardt(self, x0: FloatArray, *, max_iter: int, futility: bool) -> BatchResult:
+        """Levenberg-Marquardt (:func:`.lsq.minimize_lsq`) from every row of ``x0`` (free
+        internal coordinates), within the law's bounds, stopping at the rounding floor."""
+        lo, hi = self.bounds()
+        return minimize_lsq(
+            self.batch_residuals(),
+            x0,
+            weights=self.weights,
+            objective=self.objective,
+            lower=lo,
+            upper=hi,
+            max_iter=max_iter,
+            futility=futility,
+            f_floor=self.rounding_floor(),
+        )
+
 
 @dataclass(frozen=True)
 class MultiStartResult:
@@ -209,17 +225,7 @@ def multistart(
     first = screen(problem, starts, halve, min_keep)
     rows = survivors(first, starts.shape[0])
     x0 = starts if first is None else first.x[rows]
-    polished = minimize_lsq(
-        problem.batch_residuals(),
-        x0,
-        weights=problem.weights,
-        objective=problem.objective,
-        lower=lo,
-        upper=hi,
-        max_iter=max_iter,
-        futility=first is not None,
-        f_floor=problem.rounding_floor(),
-    )
+    polished = problem.levenberg_marquardt(x0, max_iter=max_iter, futility=first is not None)
     return summarize(merge(first, polished, rows), starts.shape[0])
 
 
