@@ -70,19 +70,10 @@ def search(
     (empty: no first stage)."""
     lo, hi = problem.bounds()
     pre = np.empty((0, starts.shape[1]))
-    fun, floor = problem.batch_fun(), problem.rounding_floor()
-    if halving:
-        first = minimize_batch(
-            fun,
-            starts,
-            lower=lo,
-            upper=hi,
-            halving=tuple(halving),
-            min_keep=min_keep,
-            max_iter=max(at for at, _ in halving),
-            f_floor=floor,
-        )
+    first = problem.screen(starts, halving, min_keep)
+    if first is not None:
         kept = first.x[~np.isin(first.status, (PRUNED, NEVER_FINITE))]
+        fun, floor = problem.batch_fun(), problem.rounding_floor()
         pre = minimize_batch(fun, kept, lower=lo, upper=hi, max_iter=_PRE_ITER, f_floor=floor).x
     lm = _polish(problem, np.concatenate([starts, pre]))
     seeds = _restarts(problem, lm)

@@ -147,6 +147,29 @@ class Problem:
         lo, hi = self.law.bounds()
         return lo[self.free_index], hi[self.free_index]
 
+    def screen(
+        self, starts: FloatArray, halving: Sequence[tuple[int, float]], min_keep: int
+    ) -> BatchResult | None:
+        """The first stage of a Levenberg-Marquardt fit: L-BFGS through the successive-halving
+        schedule only (``None`` without halving). Early Gauss-Newton objective values rank starts
+        poorly (a start bound for the best optimum may first cross a region of high misfit), while
+        L-BFGS's early ranking is the one the engine has always pruned by; the survivors are then
+        polished by :func:`scalinglab.fit.lsq.minimize_lsq`, which follows the flat ridges that
+        L-BFGS crawls along in thousands of iterations."""
+        if not halving:
+            return None
+        lo, hi = self.bounds()
+        return minimize_batch(
+            self.batch_fun(),
+            starts,
+            lower=lo,
+            upper=hi,
+            halving=tuple(halving),
+            min_keep=min_keep,
+            max_iter=max(at for at, _ in halving),
+            f_floor=self.rounding_floor(),
+        )
+
     def levenberg_marquardt(self, x0: FloatArray, *, max_iter: int, futility: bool) -> BatchResult:
         """Levenberg-Marquardt (:func:`.lsq.minimize_lsq`) from every row of ``x0`` (free
         internal coordinates), within the law's bounds, stopping at the rounding floor."""
@@ -222,35 +245,11 @@ def multistart(
             f_floor=problem.rounding_floor(),
         )
         return summarize(res, starts.shape[0])
-    first = screen(problem, starts, halve, min_keep)
+    first = problem.screen(starts, halve, min_keep)
     rows = survivors(first, starts.shape[0])
     x0 = starts if first is None else first.x[rows]
     polished = problem.levenberg_marquardt(x0, max_iter=max_iter, futility=first is not None)
     return summarize(merge(first, polished, rows), starts.shape[0])
-
-
-def screen(
-    problem: Problem, starts: FloatArray, halving: Sequence[tuple[int, float]], min_keep: int
-) -> BatchResult | None:
-    """The first stage of a Levenberg-Marquardt fit: L-BFGS through the successive-halving
-    schedule only (``None`` without halving). Early Gauss-Newton objective values rank starts
-    poorly (a start bound for the best optimum may first cross a region of high misfit), while
-    L-BFGS's early ranking is the one the engine has always pruned by; the survivors are then
-    polished by :func:`scalinglab.fit.lsq.minimize_lsq`, which follows the flat ridges that
-    L-BFGS crawls along in thousands of iterations."""
-    if not halving:
-        return None
-    lo, hi = problem.bounds()
-    return minimize_batch(
-        problem.batch_fun(),
-        starts,
-        lower=lo,
-        upper=hi,
-        halving=tuple(halving),
-        min_keep=min_keep,
-        max_iter=max(at for at, _ in halving),
-        f_floor=problem.rounding_floor(),
-    )
 
 
 def survivors(first: BatchResult | None, n_starts: int) -> NDArray[np.intp]:

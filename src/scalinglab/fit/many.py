@@ -32,7 +32,6 @@ from scalinglab.fit.engine import (
     MultiStartResult,
     Problem,
     merge,
-    screen,
     summarize,
     survivors,
 )
@@ -124,7 +123,7 @@ def _search_batch(batch: list[_Item]) -> list[MultiStartResult]:
     problems = [item[1].problem for item in batch]
     starts = [item[3] for item in batch]
     halve = HALVING if starts[0].shape[0] > 4 * MIN_KEEP else ()
-    firsts = [screen(p, s, halve, MIN_KEEP) for p, s in zip(problems, starts, strict=True)]
+    firsts = [p.screen(s, halve, MIN_KEEP) for p, s in zip(problems, starts, strict=True)]
     keep = [survivors(f, s.shape[0]) for f, s in zip(firsts, starts, strict=True)]
     x0 = [s if f is None else f.x[k] for s, f, k in zip(starts, firsts, keep, strict=True)]
     sizes = [k.size for k in keep]

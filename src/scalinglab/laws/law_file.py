@@ -305,5 +305,6 @@ _ESCAPES = {
 
 
 def _escape(c: str) -> str:
-    # other control characters (U+0000-U+001F, U+007F) must be \\uXXXX in a basic string
+    # other control characters (U+0000-U+001F, U+007F) are written as a \\u escape with four
+    # hex digits, as TOML basic strings require
     return f"\\u{ord(c):04X}" if ord(c) < 0x20 or ord(c) == 0x7F else c
