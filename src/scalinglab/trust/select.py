@@ -149,9 +149,3 @@ def errors_from_selection(selection: pd.DataFrame) -> dict[str | None, dict[str,
     ):
         errors.setdefault(group, {})[str(law)] = [float(e) for e in errs]
     return errors
-
-
-def choices_from_selection(selection: pd.DataFrame, scope: str) -> dict[str | None, str]:
-    """:func:`choose_laws` on a :attr:`BacktestResult.selection` table: what ``--law auto``
-    would choose with the other ``scope``, from the same in-fit evidence."""
-    return choose_laws(errors_from_selection(selection), scope)
