@@ -3,8 +3,8 @@ Buhlmann and Yu 2002, "Analyzing bagging", Annals of Statistics 30(4), section 2
 the point fit, on the held-out part of the 20 revisiting_lang curves (fit ``Training == 1``,
 predict ``Training == 0``, Alabdulmohsin et al. 2022). A measurement for issue 13 (auto that
 beats every single law): the optimum of M4 on several curves lies on a flat ridge, so its
-point extrapolation is unstable, and aggregating refits lowers the error. Not yet used by
-``--law auto``.
+point extrapolation is unstable, and aggregating refits lowers the error. ``--law auto``
+brags its M4 and power-law candidates (scalinglab.trust.auto.BRAG_BOOT).
 
 Run: ``.venv/bin/python bench/bragging.py [--boot 60]`` (about 20 s on 2 cores). Last line:
 ``bragging_vs_point: X``, M4's mean held-out RMSE(log) bragged over point.

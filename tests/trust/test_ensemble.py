@@ -51,19 +51,45 @@ def test_stack_weights_the_candidate_with_no_error_then_shrinks_toward_equal():
     np.testing.assert_allclose(ens.stack([G] * 30, 2), [0.5, 0.5], atol=1e-4)
 
 
-def test_one_standard_error_rule_keeps_a_mixture_only_when_it_clearly_wins():
+def test_a_mixture_replaces_the_best_law_only_when_it_wins_significantly():
     rng = np.random.default_rng(0)
-    # opposite-sign errors in 30 units: the even mixture cancels them, far beyond one SE
+    # opposite-sign errors in 30 units: the even mixture cancels them, far beyond the margin
     units = []
     for _ in range(30):
         e = rng.normal(0.02, 0.002, 4)
         E = np.stack([e, -e])
         units.append(E @ E.T / 4)
     w = ens.stack(units, 2)
-    np.testing.assert_array_equal(ens.simplest(units, w), w)
+    np.testing.assert_array_equal(ens.simplest([units], w), w)
     # a mixture no better than the first candidate: that candidate alone
     same = [np.array([[1e-4, 1e-4], [1e-4, 4e-4]]) for _ in range(3)]
-    np.testing.assert_array_equal(ens.simplest(same, np.array([0.5, 0.5])), [1.0, 0.0])
+    np.testing.assert_array_equal(ens.simplest([same], np.array([0.5, 0.5])), [1.0, 0.0])
+
+
+def _gram(e1: float, e2: float) -> np.ndarray:
+    E = np.array([[e1], [e2]])
+    return E @ E.T
+
+
+def test_the_mixtures_margin_is_judged_over_groups_not_over_their_correlated_origins():
+    # 20 curves of three near-identical origins each: the even mixture cancels the errors of
+    # 3 curves and is worse than candidate 0 on the other 17
+    rng = np.random.default_rng(0)
+    clusters = [
+        [_gram(e1 * (1 + 0.01 * rng.normal()), e2 * (1 + 0.01 * rng.normal())) for _ in range(3)]
+        for e1, e2 in [(0.02, -0.018)] * 3 + [(0.01, 0.0125)] * 17
+    ]
+    w = np.array([0.5, 0.5])
+    diff = np.array(
+        [ens.unit_scores(c, w) - ens.unit_scores(c, np.eye(2)[0]) for c in clusters]
+    )  # (20, 3)
+    t_units = diff.mean() / (diff.std(ddof=1) / np.sqrt(diff.size))
+    per_curve = diff.mean(axis=1)
+    t_curves = per_curve.mean() / (per_curve.std(ddof=1) / np.sqrt(per_curve.size))
+    # the 60 origins taken as independent would call the mixture significant; the 20 curves do not
+    assert t_units < -ens.Z_COMBINE < t_curves < 0
+    np.testing.assert_array_equal(ens.simplest([[u for c in clusters for u in c]], w), w)
+    np.testing.assert_array_equal(ens.simplest(clusters, w), [1.0, 0.0])
 
 
 TRUE = {
