@@ -103,6 +103,8 @@ def main() -> None:
         ratios.append(ratio)
         print(f"== {t['name']}")
         print(f"  discovered: {best.formula}  [{best.source}, {best.n_params} parameters]")
+        if r.choice:
+            print(f"  choice: {r.choice}")
         print(
             f"  held-out RMSE(log): discovered {best.heldout:.5f}; best catalogue law "
             f"{best_cat} {cat[best_cat]:.5f}; ratio {ratio:.3f}"
@@ -110,7 +112,7 @@ def main() -> None:
         picked = r.row(r.best_catalogue)
         if picked is not None:
             print(
-                f"  catalogue law the nested score picks: {picked.formula} (held-out "
+                f"  catalogue law with the lowest nested error: {picked.formula} (held-out "
                 f"{picked.heldout:.5f}); every catalogue law: "
                 + ", ".join(f"{n} {v:.5f}" for n, v in cat.items())
             )

@@ -17,12 +17,15 @@ def test_two_variables_give_products_ratios_and_pair_atoms() -> None:
     vars_ = {a.var for a in atoms_for(["N", "D"], X_ND) if a.kind == "pow"}
     assert vars_ == {"N", "D", "(N*D)", "(D/N)", "(N/D)"}
     kinds = {a.kind for a in atoms_for(["N", "D"], X_ND)}
-    assert kinds == {"pow", "exp", "sat", "brk", "log", "inter", "sumpow", "kaplan"}
+    # no log atom with two variables (see the grammar's docstring)
+    assert kinds == {"pow", "exp", "sat", "brk", "inter", "sumpow", "kaplan"}
 
 
-def test_log_atom_only_where_the_variable_exceeds_one() -> None:
+def test_log_atom_only_for_one_variable_that_exceeds_one() -> None:
     assert any(a.kind == "log" for a in atoms_for(["x"], {"x": np.array([2.0, 5.0])}))
     assert not any(a.kind == "log" for a in atoms_for(["x"], {"x": np.array([0.5, 5.0])}))
+    both = {"N": np.array([2.0, 5.0]), "D": np.array([3.0, 9.0])}
+    assert not any(a.kind == "log" for a in atoms_for(["N", "D"], both))
 
 
 def test_forms_are_ordered_by_parameters_and_each_builds_a_law() -> None:

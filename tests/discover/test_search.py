@@ -11,8 +11,9 @@ import pytest
 from discover_planted import PLANTED, equivalent, runs_of
 
 from scalinglab.discover import DiscoverResult, discover, write_law_file
-from scalinglab.discover.score import aggregate
-from scalinglab.discover.search import catalogue_laws, make_parts
+from scalinglab.discover.grammar import Atom, Candidate
+from scalinglab.discover.score import aggregate, margin
+from scalinglab.discover.search import _choose, catalogue_laws, make_parts
 from scalinglab.errors import DataError, FitError
 from scalinglab.laws import get_law
 
@@ -35,6 +36,54 @@ def test_aggregate_fills_missing_origins_with_the_worst_and_penalises_parameters
     np.testing.assert_allclose(sc["score"][:2], [first + 0.2, second + 0.3])
     np.testing.assert_allclose(sc["nested"][:2], np.exp([first, second]))
     assert math.isnan(sc["score"][2])
+
+
+def test_margin_is_paired_and_clustered_by_group() -> None:
+    rng = np.random.default_rng(1)
+    ref = np.log(rng.uniform(0.01, 0.02, (20, 3)))
+    # a challenger 10% better on every origin of every group: gain log(1/0.9), no spread
+    m = margin(ref + math.log(0.9), ref)
+    assert m.units == 20 and m.se < 1e-12 and m.gain == pytest.approx(-math.log(0.9))
+    assert m.significant
+    # much better on 4 groups' origins, a little worse on 16: a large mean, but carried by
+    # few groups; the 60 origins taken one by one would call it significant
+    step = np.where(np.arange(20)[:, None] < 4, -1.0, 0.08) + 0.001 * rng.normal(size=(20, 3))
+    m = margin(ref + step, ref)
+    per_group = -step.mean(axis=1)
+    assert m.gain == pytest.approx(per_group.mean())
+    assert m.se == pytest.approx(per_group.std(ddof=1) / math.sqrt(20))
+    assert not m.significant
+    flat = (-step).ravel()
+    assert flat.mean() - 1.645 * flat.std(ddof=1) / math.sqrt(60) > 0
+    # one group: its origins are the units; one unit is never significant
+    one = margin(ref[:1] + math.log(0.9), ref[:1])
+    assert one.units == 3 and one.significant
+    assert not margin(ref[:1, :1] - 1.0, ref[:1, :1]).significant
+
+
+def test_a_grammar_form_replaces_the_catalogue_law_only_when_significantly_better() -> None:
+    done = [
+        Candidate("power_law", 3, catalogue="power_law"),
+        Candidate("m4", 5, catalogue="m4"),
+        Candidate("formula:E + A1*exp(-x/s1)", 3, (Atom("exp", ("x",)),), offset=True),
+    ]
+    nested = np.array([0.012, 0.010, 0.009])
+    ref = np.log(np.array([[0.010, 0.011, 0.009], [0.012, 0.010, 0.011]]))
+    near = ref + np.array([[-0.3, 0.25, -0.2], [0.1, -0.2, 0.15]])  # noise around M4
+    logs = np.stack([ref + 0.2, ref, near])
+    # the grammar form scores best, power law next (fewer parameters); the reference is M4,
+    # the catalogue law of lowest nested error, and the grammar form does not beat it
+    chosen, reference, why = _choose([2, 0, 1], done, nested, logs)
+    assert (chosen, reference) == (1, 1)
+    assert why.startswith("E + A1*exp(-x/s1) scored best of the grammar") and why.endswith(
+        "m4 is kept"
+    )
+    # better at every origin of both groups, but by 0.2 in one and 0.02 in the other: two
+    # groups are two units, and two units that disagree this much show nothing
+    logs[2] = ref - np.array([[0.2], [0.02]])
+    assert _choose([2, 0, 1], done, nested, logs)[0] == 1
+    logs[2] = ref - 0.2 + 0.01 * np.array([[1, 0, -1], [0, 1, -1]])
+    assert margin(logs[2][:1], ref[:1]).significant  # within one group, origins are units
 
 
 def test_recovers_exponential_saturation_fast() -> None:

@@ -184,7 +184,9 @@ def _save(result: DiscoverResult, out: Path, source: str) -> None:
 def _render(result: DiscoverResult, out: Path | None) -> None:
     con = stdout_console()
     held = result.holdout is not None
-    t = Table(title="discover: leaderboard, RMSE of log values (best score first)")
+    t = Table(
+        title="discover: leaderboard, RMSE of log values (the law returned first, then by score)"
+    )
     t.add_column("#")
     t.add_column("law", overflow="fold", ratio=1)
     for name in ("source", "k", "nested", "in-fit", *(["held-out"] if held else []), "score"):
@@ -197,6 +199,8 @@ def _render(result: DiscoverResult, out: Path | None) -> None:
     con.print(t)
     best = result.leaderboard[0]
     con.print(f"best: {escape(best.formula)}", highlight=False)
+    if result.choice:
+        con.print(f"  {escape(result.choice)}", highlight=False)
     if best.params:
         con.print(
             "  " + ", ".join(f"{k} = {v:.6g}" for k, v in best.params.items()), highlight=False

@@ -65,8 +65,9 @@ class DiscoverResult:
     """A law search's outcome.
 
     ``leaderboard``: the laws no other law beats on both parameters and nested error (the
-    Pareto front), best score first, plus the best catalogue law wherever it ranks; ``best``
-    is the first row's law. ``n_candidates`` laws were planned, ``n_scored`` were scored
+    Pareto front) in score order, plus the best catalogue law wherever it ranks, after the law
+    the search returns, ``best``, the first row: the best score, or the best catalogue law when
+    the best-scoring grammar form does not beat it significantly (``choice`` says which). ``n_candidates`` laws were planned, ``n_scored`` were scored
     before the budget ran out (``complete`` when all were), ``n_fits`` point fits took
     ``search_s`` seconds (``seconds`` in all, with the leaders' final fits)."""
 
@@ -86,6 +87,8 @@ class DiscoverResult:
     budget_s: float
     penalty: float
     workers: int
+    #: why ``best`` is the law it is, when the best score was not kept (or was, narrowly)
+    choice: str = ""
 
     @property
     def candidates_per_s(self) -> float:
@@ -125,4 +128,5 @@ class DiscoverResult:
             budget_s=float(d["budget_s"]),
             penalty=float(d["penalty"]),
             workers=int(d["workers"]),
+            choice=str(d.get("choice", "")),
         )

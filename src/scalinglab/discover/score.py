@@ -29,6 +29,7 @@ from scalinglab.fit.variables import law_variables
 from scalinglab.laws.base import FloatArray, Law
 from scalinglab.laws.registry import get_law
 from scalinglab.trust.calibrate import NESTED_FRACTIONS
+from scalinglab.trust.ensemble import Z_COMBINE
 
 #: a grammar candidate whose error at the first origin is this many times the best seed's
 #: (geometric mean over groups) is not fitted at the other origins: it cannot win, and most
@@ -237,4 +238,41 @@ def aggregate(errors: FloatArray, n_params: NDArray[np.int_], penalty: float) ->
         "nested": np.exp(mean_log),
         "score": mean_log + penalty * n_params,
         "coverage": finite.reshape(len(errors), -1).sum(axis=1),
+        "logs": np.where(seen, filled, np.nan),
     }
+
+
+@dataclass(frozen=True)
+class Margin:
+    """How much lower a challenger's nested log errors are than a reference law's: the mean
+    paired difference ``gain`` (log units, positive = the challenger is better), its standard
+    error ``se`` and ``units`` (groups, or origins with one group)."""
+
+    gain: float
+    se: float
+    units: int
+
+    @property
+    def significant(self) -> bool:
+        """Whether ``gain`` exceeds ``Z_COMBINE`` standard errors (one-sided 5%)."""
+        return self.units > 1 and self.gain - Z_COMBINE * self.se > 0
+
+    def text(self) -> str:
+        return f"{self.gain:.3f} +/- {self.se:.3f} log units over {self.units} units"
+
+
+def margin(challenger: FloatArray, reference: FloatArray) -> Margin:
+    """The paired difference of two candidates' filled nested log errors (groups, origins) of
+    :func:`aggregate`: with several groups, each group's mean difference is one unit (the
+    origins of a group share most of their runs, so they are not independent: a
+    cluster-robust standard error); with one group, each origin is a unit."""
+    d = reference - challenger
+    if d.shape[0] > 1:
+        with np.errstate(invalid="ignore"):
+            units = np.array([np.nanmean(r) for r in d if np.isfinite(r).any()])
+    else:
+        units = d[np.isfinite(d)]
+    if units.size < 2:
+        return Margin(float(units.mean()) if units.size else math.nan, math.inf, int(units.size))
+    se = float(units.std(ddof=1) / math.sqrt(units.size))
+    return Margin(float(units.mean()), se, int(units.size))

@@ -44,6 +44,7 @@ from scalinglab.discover.score import (
     Settings,
     aggregate,
     full_job,
+    margin,
     origin_masks,
     reference_errors,
     score_job,
@@ -299,6 +300,41 @@ def _row(c: Candidate, sc: dict[str, Any], i: int, full: FullFit | None) -> Lead
     )
 
 
+def _choose(
+    order: list[int], done: list[Candidate], nested: FloatArray, logs: FloatArray
+) -> tuple[int, int | None, str]:
+    """The law the search returns, the reference catalogue law and why. The reference is the catalogue law with the lowest
+    nested error (the published laws are compared on evidence alone, as ``--law auto``
+    compares them; the complexity penalty is there to rank hundreds of generated forms). The
+    best-scoring grammar form replaces it only when its nested errors are significantly lower
+    (:func:`scalinglab.discover.score.margin`: a one-sided 5% test, over groups where there
+    are several). Picking the lowest of hundreds of noisy scores favours forms that were lucky
+    on these origins (the winner's curse), and the catalogue's laws keep their place unless the
+    data show otherwise. Measured: on revisiting_lang, ``A1/x^a1 + A2/(1 + (x/s2)^a2)`` scored
+    best, 0.14 +/- 0.11 log units below M4 over the 20 curves, and extrapolated to the
+    held-out runs 1.16x worse than M4."""
+    cat = [i for i in order if done[i].catalogue]
+    grammar = [i for i in order if not done[i].catalogue]
+    if not cat:
+        return order[0], None, ""
+    ref = min(cat, key=lambda i: (nested[i], order.index(i)))
+    if not grammar:
+        return ref, ref, ""
+    top = grammar[0]
+    m = margin(logs[top], logs[ref])
+    name, base = done[top].formula(), done[ref].formula()
+    if m.significant:
+        return top, ref, f"{name} beats the best catalogue law {base} by {m.text()}: significant"
+    return (
+        ref,
+        ref,
+        (
+            f"{name} scored best of the grammar; its nested errors are lower than the catalogue "
+            f"law {base}'s by {m.text()}, not significantly (5%, one-sided): {base} is kept"
+        ),
+    )
+
+
 def _check_options(budget_s: float, workers: int, max_terms: int, penalty: float) -> None:
     if not (budget_s > 0 and math.isfinite(budget_s)):
         raise FitError(f"--budget {budget_s}: give a positive time, e.g. 10m or 90s.")
@@ -355,9 +391,9 @@ def discover(
         )
     order = sorted(ok, key=lambda i: (sc["score"][i], i))
     front = _front(order, k, sc["nested"])[:LEADERS]
-    cat = [i for i in order if done[i].catalogue]
-    extra = [cat[0]] if cat and cat[0] not in front else []
-    leaders = front + extra
+    chosen, ref, choice = _choose(order, done, sc["nested"], sc["logs"])
+    extra = [ref] if ref is not None and ref not in front else []
+    leaders = [chosen] + [i for i in front + extra if i != chosen]
     fulls = run_jobs(full_job, [(done[i], parts, settings) for i in leaders], workers)
     rows = [_row(done[i], sc, i, f) for i, f in zip(leaders, fulls, strict=True)]
     return DiscoverResult(
@@ -366,7 +402,7 @@ def discover(
         groups=tuple("" if p.key is None else str(p.key) for p in parts),
         leaderboard=tuple(rows),
         best=rows[0].law,
-        best_catalogue=done[cat[0]].law_name if cat else None,
+        best_catalogue=done[ref].law_name if ref is not None else None,
         n_candidates=total,
         n_scored=len(done),
         complete=len(done) == total,
@@ -377,4 +413,5 @@ def discover(
         budget_s=budget_s,
         penalty=penalty,
         workers=workers,
+        choice=choice,
     )
