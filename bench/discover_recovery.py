@@ -4,7 +4,7 @@ E + A/(N D)^a), three seeds each, 0.5% multiplicative noise; a case is recovered
 best discovered law predicts the noise-free planted law within 1% over the data range (the
 planted cases and the check are tests/discover/discover_planted.py). The suite's own fast
 recovery test is tests/discover/test_search.py (exponential saturation); this full run takes
-about an hour on 2 cores, so it is a benchmark, not a test.
+about 7 minutes on 2 cores with --workers 2 (18 searches), so it is a benchmark, not a test.
 
 Run: ``.venv/bin/python bench/discover_recovery.py [--budget 600]``. Last line:
 ``discover_recovery: X``, the fraction of cases recovered (the issue asks for at least 0.8).

@@ -16,9 +16,12 @@ The search, in order:
    the result depends only on how many fitted in the budget (the result says whether the
    search was complete; ``max_candidates`` fixes the number).
 4. Score = mean log nested RMSE(log) + ``penalty`` * number of parameters
-   (:func:`scalinglab.discover.score.aggregate`). The leaderboard is the Pareto front of
-   (parameters, nested error) in score order, plus the best catalogue law for comparison; the
-   leaders are fitted on all the search data for their in-fit and held-out errors.
+   (:func:`scalinglab.discover.score.aggregate`).
+5. The law returned: the best-scoring grammar form if its nested errors are significantly
+   lower than those of the catalogue law with the lowest nested error, else that catalogue
+   law (:func:`_choose`). The leaderboard is that law, then the Pareto front of (parameters,
+   nested error) in score order, plus the reference catalogue law; the leaders are fitted on
+   all the search data for their in-fit and held-out errors.
 """
 
 from __future__ import annotations
