@@ -43,7 +43,12 @@ def test_margin_is_paired_and_clustered_by_group() -> None:
     ref = np.log(rng.uniform(0.01, 0.02, (20, 3)))
     # a challenger 10% better on every origin of every group: gain log(1/0.9), no spread
     m = margin(ref + math.log(0.9), ref)
-    assert m.units == 20 and m.se < 1e-12 and m.gain == pytest.approx(-math.log(0.9))
+    assert (
+        m.units == 20
+        and m.text().endswith("over 20 groups")
+        and m.se < 1e-12
+        and m.gain == pytest.approx(-math.log(0.9))
+    )
     assert m.significant
     # much better on 4 groups' origins, a little worse on 16: a large mean, but carried by
     # few groups; the 60 origins taken one by one would call it significant
@@ -57,7 +62,7 @@ def test_margin_is_paired_and_clustered_by_group() -> None:
     assert flat.mean() - 1.645 * flat.std(ddof=1) / math.sqrt(60) > 0
     # one group: its origins are the units; one unit is never significant
     one = margin(ref[:1] + math.log(0.9), ref[:1])
-    assert one.units == 3 and one.significant
+    assert one.units == 3 and one.significant and one.text().endswith("over 3 origins")
     assert not margin(ref[:1, :1] - 1.0, ref[:1, :1]).significant
 
 

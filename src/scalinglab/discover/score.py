@@ -246,11 +246,12 @@ def aggregate(errors: FloatArray, n_params: NDArray[np.int_], penalty: float) ->
 class Margin:
     """How much lower a challenger's nested log errors are than a reference law's: the mean
     paired difference ``gain`` (log units, positive = the challenger is better), its standard
-    error ``se`` and ``units`` (groups, or origins with one group)."""
+    error ``se`` and ``units`` (groups, or origins with one group: ``of`` says which)."""
 
     gain: float
     se: float
     units: int
+    of: str = "groups"
 
     @property
     def significant(self) -> bool:
@@ -258,7 +259,7 @@ class Margin:
         return self.units > 1 and self.gain - Z_COMBINE * self.se > 0
 
     def text(self) -> str:
-        return f"{self.gain:.3f} +/- {self.se:.3f} log units over {self.units} units"
+        return f"{self.gain:.3f} +/- {self.se:.3f} log units over {self.units} {self.of}"
 
 
 def margin(challenger: FloatArray, reference: FloatArray) -> Margin:
@@ -267,12 +268,14 @@ def margin(challenger: FloatArray, reference: FloatArray) -> Margin:
     origins of a group share most of their runs, so they are not independent: a
     cluster-robust standard error); with one group, each origin is a unit."""
     d = reference - challenger
+    of = "groups" if d.shape[0] > 1 else "origins"
     if d.shape[0] > 1:
         with np.errstate(invalid="ignore"):
             units = np.array([np.nanmean(r) for r in d if np.isfinite(r).any()])
     else:
         units = d[np.isfinite(d)]
     if units.size < 2:
-        return Margin(float(units.mean()) if units.size else math.nan, math.inf, int(units.size))
+        gain = float(units.mean()) if units.size else math.nan
+        return Margin(gain, math.inf, int(units.size), of)
     se = float(units.std(ddof=1) / math.sqrt(units.size))
-    return Margin(float(units.mean()), se, int(units.size))
+    return Margin(float(units.mean()), se, int(units.size), of)
