@@ -15,9 +15,10 @@ noise picks; the median of the refits does not (held-out mean RMSE(log) 0.00722 
 bench/extrapolation.py; bench/bragging.py: better on 13 of 20 curves). The mean of the refits
 is worse than the point fit (0.0097): one refit that runs off along the ridge moves it. Laws
 searched by L-BFGS (BNSL) are not bragged: forty refits of each would cost more than the rest
-of auto together. The held-out
-runs are used only to score the result (and each candidate's own point fit, ``rmse_log`` of
-the selection table, reported for comparison).
+of auto together.
+
+The held-out runs are used only to score the result (and each candidate as auto fits it,
+``rmse_log`` of the selection table, reported for comparison).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def _predictions(r: FitResult | ScalinglabError | None, frame: pd.DataFrame) -> 
 
 def _bragged(r: FitResult | ScalinglabError | None, frame: pd.DataFrame) -> FloatArray:
     """The median of the bootstrap refits' predictions of every run of ``frame`` (target
-    units; the point fit's where there are no draws)."""
+    units), taken in the fit's space; the point fit's where fewer than 5 refits predict every
+    run (a median of a handful is no steadier than the point)."""
     if not isinstance(r, FitResult) or r.draws().shape[0] == 0:
         return _predictions(r, frame)
     try:
@@ -87,9 +89,10 @@ def _bragged(r: FitResult | ScalinglabError | None, frame: pd.DataFrame) -> Floa
 
 
 def _evidence_job(job: EvidenceJob) -> list[tuple[str | None, str, FloatArray, FloatArray, int]]:
-    """One candidate on a chunk of groups: point fits at each rolling origin and on the whole
-    fit portion, each a full multi-start search, all searched as one batch where the law
-    allows (:func:`scalinglab.fit.many.fit_spec_many`), with their predictions.
+    """One candidate on a chunk of groups: fits at each rolling origin and on the whole fit
+    portion, each a full multi-start search, all searched as one batch where the law allows
+    (:func:`scalinglab.fit.many.fit_spec_many`), with their predictions (bragged, with
+    :data:`BRAG_BOOT` refits each, for a Levenberg-Marquardt law: :func:`_bragged`).
 
     No warm starts along the origins: the evidence must score the estimator a user gets (the
     law's own search on those runs). Tried on revisiting_lang, starting each origin's fit from
