@@ -29,7 +29,7 @@ from scalinglab.fit.variables import law_variables
 from scalinglab.laws.base import FloatArray, Law
 from scalinglab.laws.registry import get_law
 from scalinglab.trust.calibrate import NESTED_FRACTIONS
-from scalinglab.trust.ensemble import Z_COMBINE
+from scalinglab.trust.ensemble import Z_COMBINE, clustered_mean_se
 
 #: a grammar candidate whose error at the first origin is this many times the best seed's
 #: (geometric mean over groups) is not fitted at the other origins: it cannot win, and most
@@ -268,14 +268,6 @@ def margin(challenger: FloatArray, reference: FloatArray) -> Margin:
     origins of a group share most of their runs, so they are not independent: a
     cluster-robust standard error); with one group, each origin is a unit."""
     d = reference - challenger
-    of = "groups" if d.shape[0] > 1 else "origins"
-    if d.shape[0] > 1:
-        with np.errstate(invalid="ignore"):
-            units = np.array([np.nanmean(r) for r in d if np.isfinite(r).any()])
-    else:
-        units = d[np.isfinite(d)]
-    if units.size < 2:
-        gain = float(units.mean()) if units.size else math.nan
-        return Margin(gain, math.inf, int(units.size), of)
-    se = float(units.std(ddof=1) / math.sqrt(units.size))
-    return Margin(float(units.mean()), se, int(units.size), of)
+    by_group = d.shape[0] > 1
+    gain, se, n = clustered_mean_se([r[np.isfinite(r)] for r in d], by_group=by_group)
+    return Margin(gain, se, n, "groups" if by_group else "origins")

@@ -176,13 +176,25 @@ def unit_scores(units: Sequence[FloatArray], w: FloatArray) -> FloatArray:
     return np.array([0.5 * math.log(float(w @ G @ w) + _FLOOR) for G in units])
 
 
+def clustered_mean_se(groups: Sequence[FloatArray], *, by_group: bool) -> tuple[float, float, int]:
+    """Mean, standard error and number of units of paired differences, ``groups`` holding each
+    group's differences (one per unit, e.g. per rolling origin). ``by_group``: each group's
+    mean is one unit (the origins of one curve share most of their runs, so their differences
+    are not independent: a cluster-robust standard error); else every difference is a unit.
+    The standard error is infinite with fewer than 2 units."""
+    kept = [np.asarray(g, dtype=float) for g in groups if len(g)]
+    units = np.array([g.mean() for g in kept]) if by_group else np.concatenate([*kept, []])
+    if units.size < 2:
+        return (float(units.mean()) if units.size else math.nan), math.inf, int(units.size)
+    return float(units.mean()), float(units.std(ddof=1) / math.sqrt(units.size)), int(units.size)
+
+
 def simplest(clusters: Sequence[Sequence[FloatArray]], w: FloatArray) -> FloatArray:
     """``w``, or the single candidate with the best mean score, unless the mixture beats that
     candidate significantly: a one-sided test at 5% (``Z_COMBINE``) of their paired score
     differences, a Diebold and Mariano (1995) test of equal predictive accuracy. ``clusters``
-    holds each group's units: the origins of one curve share most of their runs, so their
-    differences are not independent, and the standard error is taken over the groups' mean
-    differences (a cluster-robust standard error; over the units when there is one group). A
+    holds each group's units, and the standard error is taken over the groups' mean
+    differences (:func:`clustered_mean_se`; over the units when there is one group). A
     mixture must earn its complexity: with two or three origins of one curve it rarely does,
     and across curves it must win on most of them, not on a few origins."""
     k = w.size
@@ -192,9 +204,8 @@ def simplest(clusters: Sequence[Sequence[FloatArray]], w: FloatArray) -> FloatAr
     singles = np.array([unit_scores(units, np.eye(k)[i]) for i in range(k)])
     best = int(np.argmin(singles.mean(axis=1)))
     diffs = [unit_scores(c, w) - unit_scores(c, np.eye(k)[best]) for c in clusters if len(c)]
-    diff = np.array([d.mean() for d in diffs]) if len(diffs) > 1 else diffs[0]
-    se = float(diff.std(ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else math.inf
-    return w if float(diff.mean()) + Z_COMBINE * se < 0 else np.eye(k)[best]
+    mean, se, _ = clustered_mean_se(diffs, by_group=len(diffs) > 1)
+    return w if mean + Z_COMBINE * se < 0 else np.eye(k)[best]
 
 
 def point_weights(
